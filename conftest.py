@@ -1,0 +1,16 @@
+"""Fixtures shared by every app's tests."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The real hasher (PBKDF2, ~1M iterations) costs ~0.4 s per check; tests log in a lot.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _oauth_over_plain_http(monkeypatch):
+    # oauthlib (in the client library the tests use) refuses http:// unless told; the live
+    # test server speaks plain HTTP on loopback.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")

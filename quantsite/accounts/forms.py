@@ -1,0 +1,46 @@
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+from quantsite.accounts.models import User
+
+
+def _email_taken(email: str, *, exclude_pk: int | None = None) -> bool:
+    return User.objects.filter(email__iexact=email).exclude(pk=exclude_pk).exists()
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(max_length=254, help_text="For password resets. Never shown to others.")
+
+    class Meta:
+        model = User
+        fields = ("username", "email", "name")
+        labels = {"name": "Display name (optional)"}
+
+    def clean_username(self) -> str:
+        # JupyterHub lowercases names; taking the lowercase form here keeps the site and the
+        # hubs on one name for each person.
+        username = self.cleaned_data["username"].strip().lower()
+        if User.objects.filter(username=username).exists():
+            raise forms.ValidationError("That username is taken.")
+        return username
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        if _email_taken(email):
+            raise forms.ValidationError("An account with this email address already exists.")
+        return email
+
+
+class ProfileForm(forms.Form):
+    name = forms.CharField(max_length=150, required=False, label="Display name")
+    email = forms.EmailField(max_length=254)
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        if _email_taken(email, exclude_pk=self.user.pk):
+            raise forms.ValidationError("An account with this email address already exists.")
+        return email

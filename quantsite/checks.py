@@ -1,0 +1,58 @@
+"""System checks that keep an unsafe configuration from serving in production.
+
+They run with every management command (``migrate``, ``runserver``, ``check``) and, because WSGI
+servers run no checks, from ``wsgi.py``/``asgi.py`` before the first request.
+"""
+
+from django.conf import settings
+from django.core import checks
+from django.core.management.base import SystemCheckError
+
+TAG = "quantsite"
+
+
+@checks.register(TAG, checks.Tags.security)
+def production_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """With ``PRODUCTION`` set: errors for a missing secret key, SQLite, DEBUG, or an OIDC
+    signing key that does not come from the environment. Without it: nothing."""
+    if not settings.PRODUCTION:
+        return []
+    errors = []
+    if not settings.SECRET_KEY_FROM_ENV:
+        errors.append(
+            checks.Error(
+                "SECRET_KEY is not set.",
+                hint="Set the SECRET_KEY environment variable to a long random string.",
+                id="quantsite.E001",
+            )
+        )
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        errors.append(
+            checks.Error(
+                "Production cannot run on SQLite.",
+                hint="Set DATABASE_URL to a PostgreSQL database.",
+                id="quantsite.E002",
+            )
+        )
+    if settings.DEBUG:
+        errors.append(
+            checks.Error("DEBUG is on in production.", hint="Unset DEBUG.", id="quantsite.E003")
+        )
+    if not settings.OIDC_KEY_FROM_ENV:
+        errors.append(
+            checks.Error(
+                "OIDC_RSA_PRIVATE_KEY is not set.",
+                hint="Set it to the PEM text of the RSA key that signs ID tokens.",
+                id="quantsite.E004",
+            )
+        )
+    return errors
+
+
+def refuse_unsafe_production() -> None:
+    """Raise ``SystemCheckError`` (and so stop the server) if the production checks fail."""
+    errors = [m for m in checks.run_checks(tags=[TAG]) if m.level >= checks.ERROR]
+    if errors:
+        raise SystemCheckError(
+            "Refusing to start:\n" + "\n".join(f"{m.id}: {m.msg} {m.hint}" for m in errors)
+        )
