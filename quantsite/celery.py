@@ -4,7 +4,8 @@ Broker and behaviour come from Django settings (the ``CELERY_`` namespace): with
 set, tasks go through Redis to a worker; with nothing set, they run inline in the caller
 (``CELERY_TASK_ALWAYS_EAGER``), so the embedded default needs no broker.
 
-Run a worker with ``celery -A quantsite worker`` and the scheduler with ``celery -A quantsite beat``.
+Run a worker with ``celery -A quantsite worker`` and the scheduler with
+``celery -A quantsite beat``.
 """
 
 import os

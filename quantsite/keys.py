@@ -1,5 +1,6 @@
 """The OIDC signing key of the embedded default."""
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -30,10 +31,8 @@ def rsa_private_key_pem(path: Path) -> str:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
-        try:
+        with contextlib.suppress(FileExistsError):  # another process won the race
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         os.unlink(tmp)
     return path.read_text()

@@ -43,7 +43,9 @@ class ApplicationForm(oauth_admin.ApplicationForm):
     def clean_authorization_grant_type(self) -> str:
         value = self.cleaned_data["authorization_grant_type"]
         if value not in ALLOWED_GRANT_TYPES:
-            raise forms.ValidationError("The site supports authorization code and client credentials only.")
+            raise forms.ValidationError(
+                "The site supports authorization code and client credentials only."
+            )
         return value
 
 
@@ -52,4 +54,11 @@ class ApplicationAdmin(oauth_admin.ApplicationAdmin):
 
     form = ApplicationForm
     inlines = [ApplicationPolicyInline]
-    list_display = ("name", "client_id", "client_type", "authorization_grant_type", "skip_authorization", "created")
+    list_display = (
+        "name",
+        "client_id",
+        "client_type",
+        "authorization_grant_type",
+        "skip_authorization",
+        "created",
+    )

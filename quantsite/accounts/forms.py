@@ -9,7 +9,9 @@ def _email_taken(email: str, *, exclude_pk: int | None = None) -> bool:
 
 
 class SignupForm(UserCreationForm):
-    email = forms.EmailField(max_length=254, help_text="For password resets. Never shown to others.")
+    email = forms.EmailField(
+        max_length=254, help_text="For password resets. Never shown to others."
+    )
 
     class Meta:
         model = User

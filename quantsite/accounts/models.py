@@ -15,9 +15,7 @@ class UsernameValidator(RegexValidator):
     """
 
     regex = r"^[a-z][a-z0-9_-]{1,31}\Z"
-    message = (
-        "Use 2 to 32 characters: lowercase letters, digits, - and _, starting with a letter."
-    )
+    message = "Use 2 to 32 characters: lowercase letters, digits, - and _, starting with a letter."
 
 
 class User(AbstractUser):

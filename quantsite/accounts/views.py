@@ -39,7 +39,9 @@ def profile(request: HttpRequest) -> HttpResponse:
     initial = {"name": user.name, "email": user.email}
     form = ProfileForm(request.POST or None, initial=initial, user=user)
     if request.method == "POST" and form.is_valid():
-        user_profile_update(user=user, name=form.cleaned_data["name"], email=form.cleaned_data["email"])
+        user_profile_update(
+            user=user, name=form.cleaned_data["name"], email=form.cleaned_data["email"]
+        )
         messages.success(request, "Profile saved.")
         return redirect("profile")
     return render(request, "accounts/profile.html", {"form": form})

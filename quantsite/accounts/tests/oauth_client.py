@@ -27,7 +27,9 @@ def browser_login(base_url: str, username: str, password: str = PASSWORD) -> req
     return session
 
 
-def authorize(browser: requests.Session, oauth: OAuth2Session, base_url: str, **params) -> requests.Response:
+def authorize(
+    browser: requests.Session, oauth: OAuth2Session, base_url: str, **params
+) -> requests.Response:
     """GET the authorization endpoint with the browser's session; do not follow the redirect."""
     url, _state = oauth.authorization_url(f"{base_url}/o/authorize/", **params)
     return browser.get(url, allow_redirects=False, timeout=10)

@@ -49,8 +49,11 @@ def browser(base_url, user):
 
 def new_session(app: Application, scope=("openid", "profile", "email"), **kwargs) -> OAuth2Session:
     return OAuth2Session(
-        app.client_id, redirect_uri=kwargs.pop("redirect_uri", REDIRECT_URI), scope=list(scope),
-        pkce="S256", **kwargs,
+        app.client_id,
+        redirect_uri=kwargs.pop("redirect_uri", REDIRECT_URI),
+        scope=list(scope),
+        pkce="S256",
+        **kwargs,
     )
 
 
@@ -120,7 +123,9 @@ def test_id_token_is_signed_by_the_published_key_and_names_the_user(
 def test_userinfo_and_api_me_tell_the_same_facts(base_url, browser, trusted_app, user):
     _oauth, token = code_flow(base_url, browser, trusted_app)
 
-    userinfo = requests.get(f"{base_url}/o/userinfo/", headers=bearer(token["access_token"]), timeout=10)
+    userinfo = requests.get(
+        f"{base_url}/o/userinfo/", headers=bearer(token["access_token"]), timeout=10
+    )
     me = requests.get(f"{base_url}/api/me", headers=bearer(token["access_token"]), timeout=10)
 
     expected = {
@@ -138,10 +143,16 @@ def test_userinfo_and_api_me_tell_the_same_facts(base_url, browser, trusted_app,
 def test_claims_follow_the_granted_scopes(base_url, browser, trusted_app, user):
     _oauth, token = code_flow(base_url, browser, trusted_app, scope=("openid", "profile"))
 
-    userinfo = requests.get(f"{base_url}/o/userinfo/", headers=bearer(token["access_token"]), timeout=10)
+    userinfo = requests.get(
+        f"{base_url}/o/userinfo/", headers=bearer(token["access_token"]), timeout=10
+    )
     me = requests.get(f"{base_url}/api/me", headers=bearer(token["access_token"]), timeout=10)
 
-    assert userinfo.json() == {"sub": str(user.pk), "preferred_username": "ada", "name": "Ada Lovelace"}
+    assert userinfo.json() == {
+        "sub": str(user.pk),
+        "preferred_username": "ada",
+        "name": "Ada Lovelace",
+    }
     assert me.json() == {"sub": str(user.pk), "preferred_username": "ada", "name": "Ada Lovelace"}
 
 
@@ -175,14 +186,18 @@ def test_consent_granted_redirects_with_a_code(base_url, browser):
     form = _hidden_fields(page.text)
 
     response = browser.post(
-        page.url, data={**form, "allow": "Authorize", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": page.url}, allow_redirects=False, timeout=10,
+        page.url,
+        data={**form, "allow": "Authorize", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={"Referer": page.url},
+        allow_redirects=False,
+        timeout=10,
     )
 
     assert response.status_code == 302
     assert "code" in query_of(response.headers["Location"])
     token = oauth.fetch_token(
-        f"{base_url}/o/token/", authorization_response=response.headers["Location"],
+        f"{base_url}/o/token/",
+        authorization_response=response.headers["Location"],
         client_secret=CLIENT_SECRET,
     )
     assert token["access_token"]
@@ -195,8 +210,11 @@ def test_consent_denied_redirects_with_access_denied(base_url, browser):
     form = _hidden_fields(page.text)
 
     response = browser.post(
-        page.url, data={**form, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers={"Referer": page.url}, allow_redirects=False, timeout=10,
+        page.url,
+        data={**form, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={"Referer": page.url},
+        allow_redirects=False,
+        timeout=10,
     )
 
     assert response.status_code == 302
@@ -228,7 +246,9 @@ def test_refresh_rotates_both_tokens(base_url, browser, trusted_app):
     assert me.status_code == 200
 
 
-def test_reusing_a_rotated_refresh_token_fails_and_revokes_the_family(base_url, browser, trusted_app):
+def test_reusing_a_rotated_refresh_token_fails_and_revokes_the_family(
+    base_url, browser, trusted_app
+):
     oauth, first = code_flow(base_url, browser, trusted_app)
     second = oauth.refresh_token(
         f"{base_url}/o/token/", client_id=trusted_app.client_id, client_secret=CLIENT_SECRET
@@ -237,12 +257,14 @@ def test_reusing_a_rotated_refresh_token_fails_and_revokes_the_family(base_url, 
     reuse = requests.post(
         f"{base_url}/o/token/",
         data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
-        auth=(trusted_app.client_id, CLIENT_SECRET), timeout=10,
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
     )
     after = requests.post(
         f"{base_url}/o/token/",
         data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"]},
-        auth=(trusted_app.client_id, CLIENT_SECRET), timeout=10,
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
     )
 
     assert reuse.status_code == 400
@@ -262,7 +284,8 @@ def test_expired_refresh_token_is_refused(base_url, browser, trusted_app):
     response = requests.post(
         f"{base_url}/o/token/",
         data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
-        auth=(trusted_app.client_id, CLIENT_SECRET), timeout=10,
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
     )
 
     assert response.status_code == 400
@@ -275,7 +298,8 @@ def test_expired_refresh_token_is_refused(base_url, browser, trusted_app):
 @pytest.fixture
 def hub_app():
     app = ApplicationFactory(
-        name="hub-1", skip_authorization=True,
+        name="hub-1",
+        skip_authorization=True,
         authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
     )
     ApplicationPolicyFactory(application=app, allowed_scopes="openid profile email discovery")
@@ -286,7 +310,8 @@ def client_credentials(base_url, app, scope):
     return requests.post(
         f"{base_url}/o/token/",
         data={"grant_type": "client_credentials", "scope": scope},
-        auth=(app.client_id, CLIENT_SECRET), timeout=10,
+        auth=(app.client_id, CLIENT_SECRET),
+        timeout=10,
     )
 
 
@@ -314,8 +339,10 @@ def test_client_credentials_with_a_scope_the_client_may_not_have(base_url, hub_a
 
 def test_client_credentials_with_a_wrong_secret(base_url, hub_app):
     response = requests.post(
-        f"{base_url}/o/token/", data={"grant_type": "client_credentials", "scope": "discovery"},
-        auth=(hub_app.client_id, "not-the-secret"), timeout=10,
+        f"{base_url}/o/token/",
+        data={"grant_type": "client_credentials", "scope": "discovery"},
+        auth=(hub_app.client_id, "not-the-secret"),
+        timeout=10,
     )
 
     assert response.status_code == 401
@@ -382,8 +409,14 @@ def _code(base_url, browser, oauth) -> str:
 def _exchange(base_url, app, code, **extra):
     return requests.post(
         f"{base_url}/o/token/",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, **extra},
-        auth=(app.client_id, CLIENT_SECRET), timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            **extra,
+        },
+        auth=(app.client_id, CLIENT_SECRET),
+        timeout=10,
     )
 
 
@@ -408,10 +441,14 @@ def test_code_exchange_without_a_verifier(base_url, browser, trusted_app):
 def test_a_code_works_once(base_url, browser, trusted_app):
     oauth = new_session(trusted_app)
     location = authorize(browser, oauth, base_url).headers["Location"]
-    oauth.fetch_token(f"{base_url}/o/token/", authorization_response=location, client_secret=CLIENT_SECRET)
+    oauth.fetch_token(
+        f"{base_url}/o/token/", authorization_response=location, client_secret=CLIENT_SECRET
+    )
 
     with pytest.raises(InvalidGrantError):
-        oauth.fetch_token(f"{base_url}/o/token/", authorization_response=location, client_secret=CLIENT_SECRET)
+        oauth.fetch_token(
+            f"{base_url}/o/token/", authorization_response=location, client_secret=CLIENT_SECRET
+        )
 
 
 def test_code_exchange_with_another_redirect_uri(base_url, browser, trusted_app):
@@ -419,8 +456,13 @@ def test_code_exchange_with_another_redirect_uri(base_url, browser, trusted_app)
 
     response = requests.post(
         f"{base_url}/o/token/",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:9999/other"},
-        auth=(trusted_app.client_id, CLIENT_SECRET), timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "http://127.0.0.1:9999/other",
+        },
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
     )
 
     assert response.status_code == 400
@@ -472,7 +514,9 @@ def test_implicit_and_hybrid_response_types_are_refused(
 
 
 def test_unknown_client_id(base_url, browser):
-    oauth = OAuth2Session("no-such-client", redirect_uri=REDIRECT_URI, scope=["openid"], pkce="S256")
+    oauth = OAuth2Session(
+        "no-such-client", redirect_uri=REDIRECT_URI, scope=["openid"], pkce="S256"
+    )
 
     response = authorize(browser, oauth, base_url)
 
@@ -492,7 +536,9 @@ def test_expired_access_token_is_refused(base_url, browser, trusted_app):
     )
 
     me = requests.get(f"{base_url}/api/me", headers=bearer(token["access_token"]), timeout=10)
-    userinfo = requests.get(f"{base_url}/o/userinfo/", headers=bearer(token["access_token"]), timeout=10)
+    userinfo = requests.get(
+        f"{base_url}/o/userinfo/", headers=bearer(token["access_token"]), timeout=10
+    )
 
     assert me.status_code == 401
     assert 'error="invalid_token"' in me.headers["WWW-Authenticate"]
@@ -506,7 +552,8 @@ def test_revoked_access_token_is_refused(base_url, browser, trusted_app):
     revoke = requests.post(
         f"{base_url}/o/revoke_token/",
         data={"token": token["access_token"], "token_type_hint": "access_token"},
-        auth=(trusted_app.client_id, CLIENT_SECRET), timeout=10,
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
     )
     me = requests.get(f"{base_url}/api/me", headers=bearer(token["access_token"]), timeout=10)
 
@@ -514,7 +561,9 @@ def test_revoked_access_token_is_refused(base_url, browser, trusted_app):
     assert me.status_code == 401
 
 
-@pytest.mark.parametrize("header", ["Bearer nonsense", "Bearer ", "Bearer a b c", "Basic Zm9vOmJhcg=="])
+@pytest.mark.parametrize(
+    "header", ["Bearer nonsense", "Bearer ", "Bearer a b c", "Basic Zm9vOmJhcg=="]
+)
 def test_garbage_credentials_are_refused(base_url, header):
     response = requests.get(f"{base_url}/api/me", headers={"Authorization": header}, timeout=10)
 
@@ -527,8 +576,15 @@ def test_garbage_credentials_are_refused(base_url, header):
         ({}, "unsupported_grant_type"),
         ({"grant_type": "nonsense"}, "unsupported_grant_type"),
         ({"grant_type": "authorization_code"}, "invalid_request"),
-        ({"grant_type": "authorization_code", "code": "\x00" * 10, "redirect_uri": REDIRECT_URI,
-          "code_verifier": "v" * 43}, "invalid_grant"),
+        (
+            {
+                "grant_type": "authorization_code",
+                "code": "\x00" * 10,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": "v" * 43,
+            },
+            "invalid_grant",
+        ),
     ],
 )
 def test_malformed_token_requests_get_an_oauth_error(base_url, trusted_app, data, error):
@@ -546,7 +602,8 @@ def test_password_grant_does_not_exist(base_url, trusted_app, user, password):
     response = requests.post(
         f"{base_url}/o/token/",
         data={"grant_type": "password", "username": user.username, "password": password},
-        auth=(trusted_app.client_id, CLIENT_SECRET), timeout=10,
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
     )
 
     assert response.status_code == 400

@@ -1,0 +1,299 @@
+"""Accounts pages: sign up, log in (rate-limited), log out, passwords, profile."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from quantsite.accounts.models import User
+from quantsite.accounts.tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "violet-otter-meadow-42"
+
+
+def signup_data(**overrides):
+    data = {
+        "username": "grace",
+        "email": "grace@example.org",
+        "name": "Grace Hopper",
+        "password1": NEW_PASSWORD,
+        "password2": NEW_PASSWORD,
+    }
+    data.update(overrides)
+    return data
+
+
+# -- sign up -----------------------------------------------------------------------------
+
+
+def test_signup_creates_the_account_and_logs_in(client):
+    response = client.post(reverse("signup"), signup_data())
+
+    assert response.status_code == 302
+    user = User.objects.get(username="grace")
+    assert user.email == "grace@example.org"
+    assert user.name == "Grace Hopper"
+    assert user.check_password(NEW_PASSWORD)
+    assert not user.is_staff
+    assert client.get(reverse("profile")).status_code == 200
+
+
+def test_signup_lowercases_the_username(client):
+    client.post(reverse("signup"), signup_data(username="Grace"))
+
+    assert User.objects.filter(username="grace").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"username": "g"}, "username", "Use 2 to 32 characters"),
+        ({"username": "grace hopper"}, "username", "Use 2 to 32 characters"),
+        ({"username": "1grace"}, "username", "Use 2 to 32 characters"),
+        ({"username": "grace@home"}, "username", "Use 2 to 32 characters"),
+        ({"username": "g" * 33}, "username", "at most 32 characters"),
+        ({"username": ""}, "username", "This field is required."),
+        ({"email": "not-an-email"}, "email", "Enter a valid email address."),
+        ({"email": ""}, "email", "This field is required."),
+        ({"password2": "something-else-entirely"}, "password2", "The two password fields didn"),
+        ({"password1": "password", "password2": "password"}, "password2", "too common"),
+        ({"password1": "12345678901", "password2": "12345678901"}, "password2", "entirely numeric"),
+        ({"name": "x" * 151}, "name", "at most 150 characters"),
+    ],
+)
+def test_signup_rejects_bad_input_with_a_message(client, overrides, field, message):
+    response = client.post(reverse("signup"), signup_data(**overrides))
+
+    assert response.status_code == 200
+    errors = " ".join(response.context["form"].errors[field])
+    assert message in errors
+    assert not User.objects.exists()
+
+
+def test_signup_rejects_a_taken_username_whatever_the_case(client):
+    UserFactory(username="grace")
+
+    response = client.post(reverse("signup"), signup_data(username="GRACE", email="g2@example.org"))
+
+    assert response.context["form"].errors["username"] == ["That username is taken."]
+    assert User.objects.count() == 1
+
+
+def test_signup_rejects_a_taken_email_whatever_the_case(client):
+    UserFactory(username="other", email="grace@example.org")
+
+    response = client.post(reverse("signup"), signup_data(email="Grace@Example.org"))
+
+    assert response.context["form"].errors["email"] == [
+        "An account with this email address already exists."
+    ]
+
+
+def test_signup_page_renders(client):
+    response = client.get(reverse("signup"))
+
+    assert response.status_code == 200
+    assert b'name="username"' in response.content
+
+
+# -- log in and log out ------------------------------------------------------------------
+
+
+def login(client, username, password, ip="10.0.0.1"):
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def test_login_with_the_right_password(client):
+    user = UserFactory()
+
+    response = login(client, user.username, PASSWORD)
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_login_with_a_wrong_password_says_so(client):
+    user = UserFactory()
+
+    response = login(client, user.username, "wrong")
+
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_account_is_locked_after_five_failures_even_from_new_addresses(client):
+    user = UserFactory()
+    for attempt in range(5):
+        login(client, user.username, "wrong", ip=f"10.0.1.{attempt}")
+
+    response = login(client, user.username, PASSWORD, ip="10.0.2.1")
+
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_address_is_locked_after_five_failures_even_for_other_accounts(client):
+    victim = UserFactory()
+    for attempt in range(5):
+        login(client, f"guess{attempt}", "wrong", ip="10.0.3.3")
+
+    locked = login(client, victim.username, PASSWORD, ip="10.0.3.3")
+    elsewhere = login(client, victim.username, PASSWORD, ip="10.0.3.4")
+
+    assert locked.status_code == 429
+    assert elsewhere.status_code == 302
+
+
+def test_four_failures_then_success_resets_the_count(client):
+    user = UserFactory()
+    for _ in range(4):
+        login(client, user.username, "wrong")
+    assert login(client, user.username, PASSWORD).status_code == 302
+    client.logout()
+
+    for _ in range(4):
+        login(client, user.username, "wrong")
+
+    assert login(client, user.username, PASSWORD).status_code == 302
+
+
+def test_logout_get_asks_for_confirmation_and_post_logs_out(client):
+    user = UserFactory()
+    client.force_login(user)
+
+    page = client.get(reverse("logout"))
+    response = client.post(reverse("logout"))
+
+    assert page.status_code == 200
+    assert "Log out?" in page.content.decode()
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+# -- passwords ---------------------------------------------------------------------------
+
+
+def test_password_change(client):
+    user = UserFactory()
+    client.force_login(user)
+
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+
+
+def test_password_change_needs_the_old_password(client):
+    user = UserFactory()
+    client.force_login(user)
+
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["old_password"]
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+
+
+def test_password_reset_by_email_link(client):
+    user = UserFactory(email="reset@example.org")
+
+    client.post(reverse("password_reset"), {"email": "reset@example.org"})
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "Reset your Quantsite password"
+    link = re.search(r"http://testserver(/accounts/password/reset/\S+/)", mail.outbox[0].body)[1]
+    form_page = client.get(link, follow=True)
+    response = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+
+
+def test_password_reset_for_an_unknown_address_sends_nothing_and_tells_nothing(client):
+    response = client.post(reverse("password_reset"), {"email": "nobody@example.org"})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == reverse("password_reset_done")
+    assert mail.outbox == []
+
+
+def test_password_reset_with_a_forged_link(client):
+    response = client.get("/accounts/password/reset/Mg/forged-token/")
+
+    assert response.status_code == 200
+    assert "This link has expired" in response.content.decode()
+
+
+# -- profile -----------------------------------------------------------------------------
+
+
+def test_profile_requires_login(client):
+    response = client.get(reverse("profile"))
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/accounts/login/?next=/accounts/profile/"
+
+
+def test_profile_shows_and_updates_the_user(client):
+    user = UserFactory(username="ada", name="Ada")
+    client.force_login(user)
+
+    page = client.get(reverse("profile"))
+    response = client.post(reverse("profile"), {"name": "Ada Lovelace", "email": "ada@new.example"})
+
+    assert "ada" in page.content.decode()
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert (user.name, user.email) == ("Ada Lovelace", "ada@new.example")
+
+
+def test_profile_refuses_another_users_email(client):
+    UserFactory(email="taken@example.org")
+    user = UserFactory(email="mine@example.org")
+    client.force_login(user)
+
+    response = client.post(reverse("profile"), {"name": "", "email": "TAKEN@example.org"})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"]
+    user.refresh_from_db()
+    assert user.email == "mine@example.org"
+
+
+# -- layout ------------------------------------------------------------------------------
+
+
+def test_pages_have_the_navigation_bar_and_user_menu(client):
+    user = UserFactory(name="Ada Lovelace")
+    client.force_login(user)
+
+    html = client.get(reverse("home")).content.decode()
+
+    assert 'aria-label="Main"' in html
+    assert "Ada Lovelace" in html
+    assert 'action="/accounts/logout/"' in html
+    assert 'name="viewport"' in html
+
+
+def test_unknown_page_is_a_plain_404(client):
+    response = client.get("/no-such-page")
+
+    assert response.status_code == 404

@@ -1,0 +1,131 @@
+"""Embedded defaults and the production guard rails."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+from quantsite.keys import rsa_private_key_pem
+
+
+def run_site(code: str, **env_overrides) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with the given environment on top of a clean one."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "OIDC_RSA_PRIVATE_KEY", "DEBUG"}
+    }
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=settings.BASE_DIR,
+    )
+
+
+CHECK = (
+    "import django; django.setup(); "
+    "from django.core.management import call_command; call_command('check')"
+)
+
+
+def test_production_refuses_to_start_without_secret_key_database_and_oidc_key(tmp_path):
+    result = run_site(
+        CHECK,
+        DJANGO_SETTINGS_MODULE="quantsite.settings",
+        PRODUCTION="1",
+        QUANTSITE_VAR_DIR=str(tmp_path),
+    )
+
+    assert result.returncode != 0
+    for check_id in ["quantsite.E001", "quantsite.E002", "quantsite.E004"]:
+        assert check_id in result.stderr
+    assert not (tmp_path / "oidc-rsa-key.pem").exists()  # production never generates a key
+
+
+def test_production_refuses_debug(tmp_path):
+    result = run_site(
+        CHECK,
+        DJANGO_SETTINGS_MODULE="quantsite.settings",
+        PRODUCTION="1",
+        DEBUG="1",
+        QUANTSITE_VAR_DIR=str(tmp_path),
+    )
+
+    assert "quantsite.E003" in result.stderr
+
+
+def test_production_starts_when_configured(tmp_path):
+    key = rsa_private_key_pem(tmp_path / "key.pem")
+    result = run_site(
+        CHECK,
+        DJANGO_SETTINGS_MODULE="quantsite.settings",
+        PRODUCTION="1",
+        SECRET_KEY="k" * 50,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+        OIDC_RSA_PRIVATE_KEY=key,
+        QUANTSITE_VAR_DIR=str(tmp_path),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "quantsite.E0" not in result.stderr
+
+
+def test_wsgi_server_refuses_to_load_unsafe_production_settings(tmp_path):
+    result = run_site(
+        "import quantsite.wsgi",
+        PRODUCTION="1",
+        QUANTSITE_VAR_DIR=str(tmp_path),
+    )
+
+    assert result.returncode != 0
+    assert "Refusing to start" in result.stderr
+    assert "quantsite.E001" in result.stderr
+
+
+def test_embedded_default_runs_on_sqlite_with_inline_tasks(tmp_path):
+    result = run_site(
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.DEBUG)",
+        DJANGO_SETTINGS_MODULE="quantsite.settings",
+        QUANTSITE_VAR_DIR=str(tmp_path),
+    )
+
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "True"]
+
+
+def test_redis_url_switches_celery_to_the_broker(tmp_path):
+    result = run_site(
+        "import django; django.setup(); from quantsite.celery import app; "
+        "print(app.conf.broker_url, app.conf.task_always_eager)",
+        DJANGO_SETTINGS_MODULE="quantsite.settings",
+        QUANTSITE_VAR_DIR=str(tmp_path),
+        REDIS_URL="redis://127.0.0.1:6379/3",
+    )
+
+    assert result.stdout.split() == ["redis://127.0.0.1:6379/3", "False"]
+
+
+def test_the_embedded_signing_key_is_made_once_and_kept_private(tmp_path):
+    path = tmp_path / "var" / "key.pem"
+
+    first = rsa_private_key_pem(path)
+    second = rsa_private_key_pem(path)
+
+    assert first == second
+    assert first.startswith("-----BEGIN PRIVATE KEY-----")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["key.pem"]
+
+
+@pytest.mark.parametrize("name", ["var/", ".venv/"])
+def test_generated_state_is_git_ignored(name):
+    ignored = (settings.BASE_DIR / ".gitignore").read_text().split()
+
+    assert name in ignored
