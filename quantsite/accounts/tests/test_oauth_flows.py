@@ -579,11 +579,21 @@ def test_garbage_credentials_are_refused(base_url, header):
         (
             {
                 "grant_type": "authorization_code",
-                "code": "\x00" * 10,
+                "code": "no-such-code",
                 "redirect_uri": REDIRECT_URI,
                 "code_verifier": "v" * 43,
             },
             "invalid_grant",
+        ),
+        # PostgreSQL text cannot hold NUL: refused before any query.
+        (
+            {
+                "grant_type": "authorization_code",
+                "code": "abc\x00def",
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": "v" * 43,
+            },
+            "invalid_request",
         ),
     ],
 )
@@ -594,6 +604,15 @@ def test_malformed_token_requests_get_an_oauth_error(base_url, trusted_app, data
 
     assert response.status_code == 400
     assert response.json()["error"] == error
+
+
+def test_nul_in_an_authorization_request_is_refused(base_url, browser, trusted_app):
+    oauth = new_session(trusted_app)
+
+    response = authorize(browser, oauth, base_url, state="abc\x00def")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
 
 
 @pytest.mark.parametrize("password", ["wrong-password", "correct-horse-battery-staple"])

@@ -297,3 +297,9 @@ def test_unknown_page_is_a_plain_404(client):
     response = client.get("/no-such-page")
 
     assert response.status_code == 404
+
+
+def test_nul_characters_in_a_form_are_refused(client):
+    response = client.post(reverse("login"), {"username": "ada\x00", "password": "x"})
+
+    assert response.status_code == 400
