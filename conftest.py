@@ -1,6 +1,14 @@
 """Fixtures shared by every app's tests."""
 
 import pytest
+from django.conf import settings
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and not settings.DATABASES["default"][
+        "ENGINE"
+    ].endswith("postgresql"):
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
 
 
 @pytest.fixture(autouse=True)

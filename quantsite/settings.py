@@ -30,6 +30,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if not value:
@@ -71,6 +76,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "axes",
     "quantsite.accounts",
+    "research",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "quantsite.middleware.FrameAncestorsMiddleware",
     # Last, as django-axes requires: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -125,8 +132,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            # Wait for a concurrent writer instead of failing at once (runserver + worker).
-            "OPTIONS": {"timeout": 20},
+            # Wait for a concurrent writer instead of failing at once (runserver + worker), and
+            # take the write lock when a transaction starts, so transactions that read, then
+            # write, serialize instead of failing on a stale snapshot.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -238,10 +247,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["quantsite.api.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "EXCEPTION_HANDLER": "quantsite.api.exception_handler",
 }
+# The largest JSON body an API takes unless a view says otherwise.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quantsite API",
     "DESCRIPTION": "APIs of the Quantsite research platform. Bearer tokens come from /o/token/.",
@@ -269,7 +281,28 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "oauth-tokens-clear": {"task": "quantsite.accounts.tasks.oauth_tokens_clear", "schedule": 3600},
+    "discovery-bookkeeping": {
+        "task": "research.tasks.discovery_bookkeeping",
+        "schedule": env_float("DISCOVERY_BOOKKEEPING_INTERVAL", 5.0),
+        # A late run is useless once the next one is due.
+        "options": {"expires": env_float("DISCOVERY_BOOKKEEPING_INTERVAL", 5.0)},
+    },
 }
+
+# ------------------------------------------------------------------------------
+# Discovery: hubs heartbeat; users go to the live hub with the fewest users
+# See ARCHITECTURE.md, "Find my hub". Times in seconds.
+# ------------------------------------------------------------------------------
+DISCOVERY_HEARTBEAT_INTERVAL = env_float("DISCOVERY_HEARTBEAT_INTERVAL", 1.0)
+# After this long without a heartbeat a hub gets no new users (its users stay).
+DISCOVERY_STALE_AFTER = env_float("DISCOVERY_STALE_AFTER", 5.0)
+# After this long it is dead: its assignments end and its users are placed elsewhere.
+DISCOVERY_DEAD_AFTER = env_float("DISCOVERY_DEAD_AFTER", 30.0)
+# Seats of every hub kept free of new assignments (for staff moves and returning users).
+DISCOVERY_HEADROOM = env_int("DISCOVERY_HEADROOM", 0)
+DISCOVERY_DEFAULT_CAPACITY = env_int("DISCOVERY_DEFAULT_CAPACITY", 100)
+# What the "no hub available" answers tell clients to wait before trying again.
+DISCOVERY_RETRY_AFTER = env_int("DISCOVERY_RETRY_AFTER", 5)
 
 # ------------------------------------------------------------------------------
 # Email: console in the embedded default, SMTP from EMAIL_HOST

@@ -57,7 +57,7 @@ class ApplicationPolicy(models.Model):
     """What an OAuth application may ask for, beyond the default scopes.
 
     An application without a policy may ask for ``OAUTH_DEFAULT_ALLOWED_SCOPES`` only; hubs get
-    a policy that adds ``discovery``.
+    a policy that adds ``discovery`` and the client-credentials grant.
     """
 
     application = models.OneToOneField(
@@ -69,6 +69,13 @@ class ApplicationPolicy(models.Model):
         max_length=255,
         validators=[validate_scopes],
         help_text="Space-separated scopes this application may be granted.",
+    )
+    allows_client_credentials = models.BooleanField(
+        default=False,
+        help_text=(
+            "Also allow the client-credentials grant to an authorization-code application "
+            "(hubs log users in with the code grant and speak to discovery with this one)."
+        ),
     )
 
     class Meta:

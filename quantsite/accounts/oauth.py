@@ -7,7 +7,10 @@ from oauth2_provider.scopes import SettingsScopes
 from oauthlib import openid
 from oauthlib.oauth2.rfc6749.endpoints import AuthorizationEndpoint, TokenEndpoint
 
-from quantsite.accounts.selectors import application_allowed_scopes
+from quantsite.accounts.selectors import (
+    application_allowed_scopes,
+    application_allows_client_credentials,
+)
 
 
 class ApplicationPolicyScopes(SettingsScopes):
@@ -42,6 +45,17 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
             "name": lambda request: request.user.display_name,
             "email": lambda request: request.user.email,
         }
+
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
+        # The library gives an application one grant type; a hub needs the code grant for
+        # users and client credentials for itself, which its policy allows.
+        if (
+            grant_type == "client_credentials"
+            and client.authorization_grant_type == AbstractApplication.GRANT_AUTHORIZATION_CODE
+            and application_allows_client_credentials(application=client)
+        ):
+            return True
+        return super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
 
     def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs) -> bool:
         # Simple string comparison (OpenID Connect Core 3.1.2.1, RFC 9700 2.1). The library

@@ -17,3 +17,11 @@ def application_allowed_scopes(*, application: AbstractApplication) -> list[str]
     if application.algorithm == AbstractApplication.NO_ALGORITHM:
         scopes = [scope for scope in scopes if scope != "openid"]
     return scopes
+
+
+def application_allows_client_credentials(*, application: AbstractApplication) -> bool:
+    """True if the application's policy adds the client-credentials grant (hubs)."""
+    try:
+        return application.policy.allows_client_credentials
+    except ApplicationPolicy.DoesNotExist:
+        return False

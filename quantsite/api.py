@@ -1,0 +1,49 @@
+"""DRF glue shared by every API."""
+
+import io
+
+from django.conf import settings
+from rest_framework import parsers, serializers
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from quantsite.exceptions import ApplicationError
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, plus our domain errors as ``{"detail": message}`` with their status."""
+    if isinstance(exc, ApplicationError):
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return Response({"detail": exc.message}, status=exc.status_code, headers=headers)
+    return drf_exception_handler(exc, context)
+
+
+class RequestTooLarge(APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser with a cap on the body, read before parsing (``API_MAX_BODY_BYTES``).
+
+    Django's own cap (``DATA_UPLOAD_MAX_MEMORY_SIZE``) does not apply to the stream DRF reads.
+    Views that take larger bodies set ``max_body_bytes``.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        view = parser_context.get("view")
+        limit = getattr(view, "max_body_bytes", None) or settings.API_MAX_BODY_BYTES
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise RequestTooLarge(f"The request body is over the limit of {limit} bytes.")
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """``data`` validated by ``serializer_class``; a ``ValidationError`` (400) otherwise."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

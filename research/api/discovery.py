@@ -1,0 +1,114 @@
+"""The discovery API: hubs start, heartbeat and stop; users (or their tokens) locate their hub.
+
+Contract in ARCHITECTURE.md ("Find my hub") and README.md; the hub package depends on it."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from quantsite.api import validated
+from research.api.permissions import IsHub
+from research.selectors import hub_for_token
+from research.services.assignment import assignment_locate
+from research.services.hubs import hub_heartbeat_record, hub_start, hub_stop
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class HubApi(APIView):
+    permission_classes = [IsHub]
+    required_scopes = ["discovery"]
+
+
+class HubStartApi(HubApi):
+    class InputSerializer(serializers.Serializer):
+        url = serializers.CharField(max_length=255, help_text="The hub's registered base URL.")
+        capacity = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
+        version = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    class OutputSerializer(serializers.Serializer):
+        hub = serializers.CharField()
+        heartbeat_interval = serializers.FloatField()
+        stale_after = serializers.FloatField()
+        dead_after = serializers.FloatField()
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer, 400: DetailSerializer, 409: DetailSerializer},
+        summary="A hub starts",
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(self.InputSerializer, request.data)
+        hub = hub_start(
+            hub=hub_for_token(token=request.auth),
+            url=data["url"],
+            capacity=data.get("capacity"),
+            version=data["version"],
+        )
+        return Response(
+            {
+                "hub": hub.name,
+                "heartbeat_interval": settings.DISCOVERY_HEARTBEAT_INTERVAL,
+                "stale_after": settings.DISCOVERY_STALE_AFTER,
+                "dead_after": settings.DISCOVERY_DEAD_AFTER,
+            }
+        )
+
+
+class HubHeartbeatApi(HubApi):
+    class InputSerializer(serializers.Serializer):
+        running = serializers.ListField(
+            child=serializers.CharField(max_length=150, trim_whitespace=False),
+            max_length=10_000, allow_empty=True,
+            help_text="Usernames with a running server on this hub.",
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        state = serializers.ChoiceField(choices=["active", "draining", "disabled"])
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer, 400: DetailSerializer, 409: DetailSerializer},
+        summary="A hub is alive, with these users running",
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(self.InputSerializer, request.data)
+        mode = hub_heartbeat_record(hub=hub_for_token(token=request.auth), running=data["running"])
+        return Response({"state": mode})
+
+
+class HubStopApi(HubApi):
+    @extend_schema(request=None, responses={200: DetailSerializer}, summary="A hub goes away")
+    def post(self, request: Request) -> Response:
+        hub_stop(hub=hub_for_token(token=request.auth))
+        return Response({"detail": "Stopped; this hub's users will be placed elsewhere."})
+
+
+class LocateApi(APIView):
+    """The hub of the calling user (session, or bearer token with scope ``profile``)."""
+
+    permission_classes = [IsAuthenticatedOrTokenHasScope]
+    required_scopes = ["profile"]
+
+    class OutputSerializer(serializers.Serializer):
+        hub = serializers.CharField()
+        url = serializers.URLField()
+
+    @extend_schema(
+        responses={
+            200: OutputSerializer,
+            503: OpenApiResponse(DetailSerializer, description="No hub can take the user now; "
+                                 "retry after the Retry-After header's seconds."),
+        },
+        summary="Find my hub",
+    )
+    def get(self, request: Request) -> Response:
+        if not request.user or not request.user.is_authenticated:
+            return Response({"detail": "This token does not belong to a user."}, status=403)
+        hub = assignment_locate(user=request.user)
+        return Response({"hub": hub.name, "url": hub.url})

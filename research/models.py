@@ -1,0 +1,193 @@
+"""Discovery: the hubs, which user is on which hub, and what happened to each hub."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from oauth2_provider.settings import oauth2_settings
+
+
+class Liveness(models.TextChoices):
+    """What a hub's own timestamps say about it (see ``Hub.liveness``)."""
+
+    NEW = "new", "never started"
+    LIVE = "live", "live"
+    STALE = "stale", "stale"
+    DEAD = "dead", "dead"
+    STOPPED = "stopped", "stopped"
+
+
+class Hub(models.Model):
+    """A JupyterHub that registered with discovery.
+
+    ``assigned_count`` is the number of open assignments, kept in step by the assignment
+    services under a row lock and bounded by ``capacity`` in the database itself.
+    """
+
+    class Mode(models.TextChoices):
+        ACTIVE = "active", "active"
+        DRAINING = "draining", "draining"  # no new users; current users stay until they stop
+        DISABLED = "disabled", "disabled"  # no users at all; its tokens are revoked
+
+    name = models.CharField(
+        max_length=63,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z",
+                "Use lowercase letters, digits and inner hyphens (a DNS label).",
+            )
+        ],
+    )
+    url = models.URLField("URL", max_length=255, help_text="The hub's public base URL.")
+    application = models.OneToOneField(
+        oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="hub"
+    )
+    capacity = models.PositiveIntegerField(default=100)
+    assigned_count = models.PositiveIntegerField(default=0, editable=False)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.ACTIVE)
+    version = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    # A digest of the last reported running users: an unchanged report skips the updates.
+    running_digest = models.CharField(max_length=64, blank=True, editable=False)
+    # The liveness bookkeeping last recorded as an event; compared with the computed one.
+    recorded_liveness = models.CharField(
+        max_length=16, choices=Liveness.choices, default=Liveness.NEW, editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(capacity__gte=1), name="research_hub_capacity_positive"
+            ),
+            # The database, not Python, guarantees that a hub never holds more users than seats.
+            models.CheckConstraint(
+                condition=models.Q(assigned_count__lte=models.F("capacity")),
+                name="research_hub_within_capacity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def origin(self) -> str:
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+    def liveness(self, now: dt.datetime) -> Liveness:
+        """Live, stale or dead from the last heartbeat's age; stopped; or never started."""
+        if self.stopped_at is not None:
+            return Liveness.STOPPED
+        if self.last_heartbeat_at is None:
+            return Liveness.NEW
+        age = (now - self.last_heartbeat_at).total_seconds()
+        if age <= settings.DISCOVERY_STALE_AFTER:
+            return Liveness.LIVE
+        if age <= settings.DISCOVERY_DEAD_AFTER:
+            return Liveness.STALE
+        return Liveness.DEAD
+
+    def keeps_users(self, now: dt.datetime) -> bool:
+        """Do its current users stay? Yes unless disabled, stopped, dead or never started.
+
+        The same rule as ``research.selectors.hub_keeps_users_q``, for a row in hand.
+        """
+        return self.mode != self.Mode.DISABLED and self.liveness(now) in (
+            Liveness.LIVE,
+            Liveness.STALE,
+        )
+
+    def state(self, now: dt.datetime) -> str:
+        """What staff see: disabled, else liveness, with draining noted on a live hub."""
+        if self.mode == self.Mode.DISABLED:
+            return "disabled"
+        liveness = self.liveness(now)
+        if liveness == Liveness.LIVE and self.mode == self.Mode.DRAINING:
+            return "draining"
+        return liveness.value
+
+
+class Assignment(models.Model):
+    """A user placed on a hub, from ``created_at`` until ``ended_at``."""
+
+    class EndReason(models.TextChoices):
+        HUB_DEAD = "hub_dead", "hub died"
+        HUB_STOPPED = "hub_stopped", "hub stopped"
+        HUB_DISABLED = "hub_disabled", "hub disabled"
+        DRAINED = "drained", "drained: server stopped on a draining hub"
+        MOVED = "moved", "moved by staff"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hub_assignments"
+    )
+    hub = models.ForeignKey(Hub, on_delete=models.CASCADE, related_name="assignments")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+    # From the hub's heartbeats: does the user have a running server there?
+    server_running = models.BooleanField(default=False)
+    server_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one open assignment per user, whatever races happen above.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(ended_at__isnull=True),
+                name="research_assignment_one_open_per_user",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True, end_reason="")
+                | models.Q(ended_at__isnull=False) & ~models.Q(end_reason=""),
+                name="research_assignment_end_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["hub", "user"],
+                condition=models.Q(ended_at__isnull=True),
+                name="research_assignment_open_hub",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.hub}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+
+class HubEvent(models.Model):
+    """Something that happened to a hub, for staff: a start, a death, a drain."""
+
+    class Kind(models.TextChoices):
+        REGISTERED = "registered", "registered"
+        STARTED = "started", "started"
+        STOPPED = "stopped", "stopped"
+        WENT_STALE = "went_stale", "went stale"
+        DIED = "died", "died"
+        RECOVERED = "recovered", "recovered"
+        DRAINING = "draining", "drain started"
+        UNDRAINED = "undrained", "drain cancelled"
+        DISABLED = "disabled", "disabled"
+        ENABLED = "enabled", "enabled"
+
+    hub = models.ForeignKey(Hub, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    detail = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["hub", "-at"], name="research_hubevent_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.hub} {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,59 @@
+"""Reads of discovery state. Liveness is computed from timestamps, here, at query time."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db.models import F, Q, QuerySet
+from oauth2_provider.models import AbstractAccessToken
+
+from research.exceptions import HubNotRecognized
+from research.models import Assignment, Hub
+
+
+def hub_keeps_users_q(*, now: dt.datetime, prefix: str = "") -> Q:
+    """Hubs whose current users stay: not disabled, not stopped, heard from before dead_after.
+
+    A stale or draining hub keeps its users; only new placements avoid it.
+    """
+    return (
+        ~Q(**{f"{prefix}mode": Hub.Mode.DISABLED})
+        & Q(**{f"{prefix}stopped_at__isnull": True})
+        & Q(**{f"{prefix}last_heartbeat_at__gte": now - _seconds(settings.DISCOVERY_DEAD_AFTER)})
+    )
+
+
+def hubs_accepting_users(*, now: dt.datetime) -> QuerySet[Hub]:
+    """Hubs that may get a new user now: active, live (fresh heartbeat), a seat free beyond
+    the headroom. Ordered emptiest first."""
+    return Hub.objects.filter(
+        mode=Hub.Mode.ACTIVE,
+        stopped_at__isnull=True,
+        last_heartbeat_at__gte=now - _seconds(settings.DISCOVERY_STALE_AFTER),
+        assigned_count__lt=_capacity_minus_headroom(),
+    ).order_by("assigned_count", "pk")
+
+
+def assignment_open_for_user(*, user_id: int) -> Assignment | None:
+    return Assignment.objects.select_related("hub").filter(user_id=user_id, ended_at__isnull=True).first()
+
+
+def hub_for_token(*, token: AbstractAccessToken | None) -> Hub:
+    """The hub a discovery credential speaks for.
+
+    Only a client-credentials token (no user) of a hub's own application counts: a user's
+    token, even one issued to a hub's application, does not. Raises ``HubNotRecognized``.
+    """
+    if token is None or token.user_id is not None or token.application_id is None:
+        raise HubNotRecognized("This endpoint is for hubs, with their discovery credential.")
+    try:
+        return Hub.objects.get(application_id=token.application_id)
+    except Hub.DoesNotExist:
+        raise HubNotRecognized("This application is not a registered hub.") from None
+
+
+def _seconds(value: float) -> dt.timedelta:
+    return dt.timedelta(seconds=value)
+
+
+def _capacity_minus_headroom() -> F:
+    return F("capacity") - settings.DISCOVERY_HEADROOM

@@ -1,0 +1,235 @@
+"""A hub's life: registration by an operator, start/heartbeat/stop by the hub, and staff's
+drain, disable and delete.
+
+Hub rows are updated in short transactions of their own and never while assignment rows are
+locked (see ``research.services.assignment`` for the lock order)."""
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import AccessToken, Application, RefreshToken
+
+from quantsite.accounts.models import ApplicationPolicy
+from research.exceptions import HubConflict, HubInvalid
+from research.models import Assignment, Hub, HubEvent, Liveness
+from research.services.assignment import assignments_end
+
+HUB_SCOPES = "openid profile email discovery"
+
+
+@dataclasses.dataclass(frozen=True)
+class HubRegistration:
+    hub: Hub
+    client_secret: str | None  # plain text, only when just created or rotated
+
+
+def normalize_hub_url(url: str) -> str:
+    """``scheme://host[:port][/path]`` without a trailing slash; http(s) only."""
+    url = url.strip().rstrip("/")
+    scheme, _, rest = url.partition("://")
+    if scheme not in {"http", "https"} or not rest or any(c in url for c in "?#@ \\"):
+        raise HubInvalid(f"Hub URL must be an http(s) URL without query or credentials: {url!r}")
+    return url
+
+
+@transaction.atomic
+def hub_register(
+    *, name: str, url: str, capacity: int | None = None, rotate_secret: bool = False
+) -> HubRegistration:
+    """Create or update a hub and its own trusted OAuth application.
+
+    The application is confidential, authorization code (plus client credentials, by its
+    policy), with the single redirect URI ``URL/hub/oauth_callback``. The plain client secret
+    is returned when the application is created or ``rotate_secret`` is set, and never again
+    (it is stored hashed). Raises ``HubInvalid`` for a bad name, URL or capacity, and
+    ``HubConflict`` for a capacity below the users now assigned.
+    """
+    url = normalize_hub_url(url)
+    hub = Hub.objects.select_for_update().filter(name=name).first()
+    secret = None
+    if hub is None:
+        secret = generate_client_secret()
+        application = Application(
+            name=f"Hub {name}",
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            client_secret=secret,
+            skip_authorization=True,
+            algorithm=Application.RS256_ALGORITHM,
+        )
+        hub = Hub(
+            name=name, url=url, application=application,
+            capacity=settings.DISCOVERY_DEFAULT_CAPACITY,
+        )
+    else:
+        application = hub.application
+        if rotate_secret:
+            secret = generate_client_secret()
+            application.client_secret = secret
+    application.redirect_uris = f"{url}/hub/oauth_callback"
+    hub.url = url
+    if capacity is not None:
+        _check_capacity(hub, capacity)
+        hub.capacity = capacity
+    try:
+        hub.full_clean(exclude=["application"])
+    except ValidationError as error:
+        raise HubInvalid("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
+    application.save()
+    hub.application = application
+    created = hub.pk is None
+    hub.save()
+    ApplicationPolicy.objects.update_or_create(
+        application=application,
+        defaults={"allowed_scopes": HUB_SCOPES, "allows_client_credentials": True},
+    )
+    if created:
+        HubEvent.objects.create(hub=hub, kind=HubEvent.Kind.REGISTERED, detail=url)
+    if rotate_secret and not created:
+        _tokens_revoke(application)
+    return HubRegistration(hub=hub, client_secret=secret)
+
+
+@transaction.atomic
+def hub_start(*, hub: Hub, url: str, capacity: int | None = None, version: str = "") -> Hub:
+    """A hub process starts (or restarts): it is live from now, and no longer stopped.
+
+    ``url`` must be the registered URL (users are sent there, and logins return there).
+    Raises ``HubInvalid`` for another URL, ``HubConflict`` for a capacity below the users now
+    assigned. Idempotent apart from the timestamps and a ``started`` event.
+    """
+    if normalize_hub_url(url) != hub.url:
+        raise HubInvalid(
+            f"This hub is registered at {hub.url}; re-register it to change its URL."
+        )
+    hub = Hub.objects.select_for_update().get(pk=hub.pk)
+    if capacity is not None:
+        _check_capacity(hub, capacity)
+        hub.capacity = capacity
+    now = timezone.now()
+    hub.version = version
+    hub.started_at = hub.last_heartbeat_at = now
+    hub.stopped_at = None
+    hub.running_digest = ""
+    hub.recorded_liveness = Liveness.LIVE
+    hub.save()
+    HubEvent.objects.create(hub=hub, kind=HubEvent.Kind.STARTED, detail=version[:255])
+    return hub
+
+
+def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> str:
+    """Record a heartbeat and which users have a running server there; return the hub's mode.
+
+    On a draining hub, the assignments of users without a running server end (they move on
+    their next visit). Raises ``HubConflict`` if the hub has not started or has stopped.
+    Idempotent: the same report twice changes nothing more than the timestamp.
+    """
+    if hub.started_at is None or hub.stopped_at is not None:
+        raise HubConflict("This hub has not started; call start first.")
+    now = timezone.now()
+    digest = hashlib.sha256("\n".join(sorted(set(running))).encode()).hexdigest()
+    changed = digest != hub.running_digest
+    Hub.objects.filter(pk=hub.pk).update(last_heartbeat_at=now, running_digest=digest)
+    if changed:
+        _running_record(hub=hub, running=running, now=now)
+    if hub.mode == Hub.Mode.DRAINING:
+        with transaction.atomic():
+            assignments_end(
+                Assignment.objects.filter(hub=hub, server_running=False),
+                reason=Assignment.EndReason.DRAINED,
+                now=now,
+            )
+    return hub.mode
+
+
+@transaction.atomic
+def _running_record(*, hub: Hub, running: Sequence[str], now) -> None:
+    open_here = Assignment.objects.filter(hub=hub, ended_at__isnull=True)
+    open_here.filter(server_running=False, user__username__in=running).update(
+        server_running=True, server_seen_at=now
+    )
+    open_here.filter(server_running=True).exclude(user__username__in=running).update(
+        server_running=False
+    )
+
+
+def hub_stop(*, hub: Hub) -> None:
+    """The hub is going away: it is stopped, and its open assignments end now. Idempotent."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Hub.objects.filter(pk=hub.pk, stopped_at__isnull=True).update(
+            stopped_at=now, recorded_liveness=Liveness.STOPPED
+        )
+        if updated:
+            HubEvent.objects.create(hub=hub, kind=HubEvent.Kind.STOPPED)
+    with transaction.atomic():
+        assignments_end(
+            Assignment.objects.filter(hub=hub), reason=Assignment.EndReason.HUB_STOPPED, now=now
+        )
+
+
+def hub_drain(*, hub: Hub) -> bool:
+    """No new users for this hub; its users stay until their servers stop. Returns whether the
+    mode changed (False if it was not active)."""
+    return _mode_change(hub, Hub.Mode.ACTIVE, Hub.Mode.DRAINING, HubEvent.Kind.DRAINING)
+
+
+def hub_undrain(*, hub: Hub) -> bool:
+    """Cancel a drain: the hub takes new users again."""
+    return _mode_change(hub, Hub.Mode.DRAINING, Hub.Mode.ACTIVE, HubEvent.Kind.UNDRAINED)
+
+
+def hub_enable(*, hub: Hub) -> bool:
+    """Let a disabled hub back in (it must get a new token and start again)."""
+    return _mode_change(hub, Hub.Mode.DISABLED, Hub.Mode.ACTIVE, HubEvent.Kind.ENABLED)
+
+
+def hub_disable(*, hub: Hub) -> bool:
+    """Take a hub out: its assignments end now and every token of its application is revoked
+    (users' logins through it and its own discovery credential)."""
+    changed = False
+    for mode in (Hub.Mode.ACTIVE, Hub.Mode.DRAINING):
+        changed |= _mode_change(hub, mode, Hub.Mode.DISABLED, HubEvent.Kind.DISABLED)
+    with transaction.atomic():
+        assignments_end(
+            Assignment.objects.filter(hub=hub), reason=Assignment.EndReason.HUB_DISABLED,
+            now=timezone.now(),
+        )
+    _tokens_revoke(hub.application)
+    return changed
+
+
+@transaction.atomic
+def hub_delete(*, hub: Hub) -> None:
+    """Delete a hub with its application; that revokes its tokens, and its assignments go."""
+    Application.objects.filter(pk=hub.application_id).delete()
+
+
+@transaction.atomic
+def _mode_change(hub: Hub, old: str, new: str, event: str) -> bool:
+    changed = Hub.objects.filter(pk=hub.pk, mode=old).update(mode=new)
+    if changed:
+        HubEvent.objects.create(hub_id=hub.pk, kind=event)
+        hub.mode = new
+    return bool(changed)
+
+
+def _check_capacity(hub: Hub, capacity: int) -> None:
+    if not 1 <= capacity <= 100_000:
+        raise HubInvalid("capacity must be between 1 and 100000.")
+    if hub.pk is not None and capacity < hub.assigned_count:
+        raise HubConflict(
+            f"{hub.assigned_count} users are assigned to {hub}; capacity cannot go below that. "
+            "Drain the hub first."
+        )
+
+
+def _tokens_revoke(application: Application) -> None:
+    RefreshToken.objects.filter(application=application).delete()
+    AccessToken.objects.filter(application=application).delete()

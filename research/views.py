@@ -1,0 +1,61 @@
+from urllib.parse import quote
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from research.exceptions import NoHubAvailable
+from research.models import Hub
+from research.services.assignment import assignment_locate
+
+
+class ResearchForm(forms.Form):
+    """``/research?path=...``: a notebook path in the user's space to open, relative."""
+
+    path = forms.CharField(required=False, max_length=1024, strip=False)
+
+    def clean_path(self) -> str:
+        path = self.cleaned_data["path"]
+        parts = path.split("/")
+        if path.startswith("/") or any(part in {"..", "."} for part in parts) or any(
+            ord(c) < 32 for c in path
+        ):
+            raise forms.ValidationError("Use a relative path inside your research space.")
+        return "/".join(part for part in parts if part)
+
+
+def lab_url(hub: Hub, path: str) -> str:
+    """Where the iframe points: the hub's user-redirect into JupyterLab, at ``path`` if given."""
+    url = f"{hub.url}/hub/user-redirect/lab"
+    return f"{url}/tree/{quote(path)}" if path else url
+
+
+@never_cache
+@login_required
+@require_GET
+def research(request: HttpRequest) -> HttpResponse:
+    """The user's JupyterLab, on the hub discovery gives them, framed below the site's bar."""
+    form = ResearchForm(request.GET)
+    if not form.is_valid():
+        return render(request, "research/bad_path.html", {"form": form}, status=400)
+    try:
+        hub = assignment_locate(user=request.user)
+    except NoHubAvailable as error:
+        response = render(
+            request, "research/no_hub.html",
+            {"retry_after": error.retry_after, "message": error.message}, status=503,
+        )
+        response["Retry-After"] = str(error.retry_after)
+        return response
+    response = render(
+        request, "research/research.html",
+        {"hub": hub, "lab_url": lab_url(hub, form.cleaned_data["path"])},
+    )
+    # The page frames its hub and nothing else; the site's own origin is there because the
+    # hub's login passes through /o/authorize inside the frame. No one may frame this page.
+    response["Content-Security-Policy"] = f"frame-ancestors 'none'; frame-src 'self' {hub.origin}"
+    return response
