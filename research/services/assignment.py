@@ -70,16 +70,29 @@ def _assignment_place(*, user: User, now: dt.datetime) -> Hub | None:
             reason=_end_reason_for(current.hub, now),
             now=now,
         )
-    candidates = hubs_accepting_users(now=now)
-    # Skip hubs other placements hold, so a burst spreads instead of queueing on the emptiest;
-    # if every candidate is held, wait for one (its seats may be the last ones). The lock
-    # re-checks the capacity condition on the row as it is now.
-    hub = candidates.select_for_update(skip_locked=True).first()
+    # Skip hubs other placements hold, so a burst spreads instead of queueing on the emptiest.
+    hub = hubs_accepting_users(now=now).select_for_update(skip_locked=True).first()
     if hub is None:
-        hub = candidates.select_for_update().first()
+        hub = _hub_lock_waiting(now=now)
     if hub is not None:
         _assignment_open(user=user, hub=hub)
     return hub
+
+
+def _hub_lock_waiting(*, now: dt.datetime) -> Hub | None:
+    """Every candidate hub is held by other placements: wait for them one at a time.
+
+    Each wait locks a single row in a savepoint; a hub that filled up meanwhile fails the
+    re-checked condition and its savepoint is rolled back, releasing the lock before the next
+    wait. So a placement never holds one hub while waiting for another (no deadlock).
+    """
+    for pk in hubs_accepting_users(now=now).values_list("pk", flat=True):
+        with transaction.atomic():
+            hub = hubs_accepting_users(now=now).select_for_update().filter(pk=pk).first()
+            if hub is not None:
+                return hub
+            transaction.set_rollback(True)
+    return None
 
 
 def _assignment_open(*, user: User, hub: Hub) -> Assignment:
