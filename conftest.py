@@ -5,9 +5,9 @@ from django.conf import settings
 
 
 def pytest_runtest_setup(item):
-    if item.get_closest_marker("postgres") and not settings.DATABASES["default"][
-        "ENGINE"
-    ].endswith("postgresql"):
+    if item.get_closest_marker("postgres") and not settings.DATABASES["default"]["ENGINE"].endswith(
+        "postgresql"
+    ):
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
 
 

@@ -252,8 +252,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "quantsite.api.exception_handler",
 }
-# The largest JSON body an API takes unless a view says otherwise.
+# The largest JSON body an API takes unless a view says otherwise. Django's own limit is the
+# same: the OAuth layer reads the body while checking a bearer token, before any parser.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quantsite API",
     "DESCRIPTION": "APIs of the Quantsite research platform. Bearer tokens come from /o/token/.",

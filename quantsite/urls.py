@@ -16,3 +16,5 @@ urlpatterns = [
     path("", include("research.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "quantsite.errors.bad_request"

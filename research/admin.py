@@ -31,17 +31,41 @@ class HubEventInline(admin.TabularInline):
 @admin.register(Hub)
 class HubAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "state", "users", "capacity", "heartbeat_age", "version", "started_at", "url",
+        "name",
+        "state",
+        "users",
+        "capacity",
+        "heartbeat_age",
+        "version",
+        "started_at",
+        "url",
     )
     list_filter = ("mode",)
     search_fields = ("name", "url")
     fields = (
-        "name", "url", "capacity", "mode", "state", "users", "heartbeat_age", "version",
-        "started_at", "stopped_at", "application",
+        "name",
+        "url",
+        "capacity",
+        "mode",
+        "state",
+        "users",
+        "heartbeat_age",
+        "version",
+        "started_at",
+        "stopped_at",
+        "application",
     )
     readonly_fields = (
-        "name", "url", "mode", "state", "users", "heartbeat_age", "version", "started_at",
-        "stopped_at", "application",
+        "name",
+        "url",
+        "mode",
+        "state",
+        "users",
+        "heartbeat_age",
+        "version",
+        "started_at",
+        "stopped_at",
+        "application",
     )
     inlines = [HubEventInline]
     actions = ["drain", "undrain", "disable", "enable"]
@@ -116,7 +140,13 @@ class MoveForm(forms.Form):
 @admin.register(Assignment)
 class AssignmentAdmin(admin.ModelAdmin):
     list_display = (
-        "user", "hub", "is_open", "server_running", "created_at", "ended_at", "end_reason",
+        "user",
+        "hub",
+        "is_open",
+        "server_running",
+        "created_at",
+        "ended_at",
+        "end_reason",
     )
     list_filter = (("ended_at", admin.EmptyFieldListFilter), "end_reason", "hub")
     search_fields = ("user__username", "hub__name")
@@ -124,7 +154,13 @@ class AssignmentAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["move"]
     readonly_fields = (
-        "user", "hub", "created_at", "ended_at", "end_reason", "server_running", "server_seen_at",
+        "user",
+        "hub",
+        "created_at",
+        "ended_at",
+        "end_reason",
+        "server_running",
+        "server_seen_at",
     )
 
     def has_add_permission(self, request) -> bool:

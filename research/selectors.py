@@ -34,7 +34,11 @@ def hubs_accepting_users(*, now: dt.datetime) -> QuerySet[Hub]:
 
 
 def assignment_open_for_user(*, user_id: int) -> Assignment | None:
-    return Assignment.objects.select_related("hub").filter(user_id=user_id, ended_at__isnull=True).first()
+    return (
+        Assignment.objects.select_related("hub")
+        .filter(user_id=user_id, ended_at__isnull=True)
+        .first()
+    )
 
 
 def hub_for_token(*, token: AbstractAccessToken | None) -> Hub:

@@ -1,7 +1,6 @@
 from urllib.parse import quote
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -21,8 +20,10 @@ class ResearchForm(forms.Form):
     def clean_path(self) -> str:
         path = self.cleaned_data["path"]
         parts = path.split("/")
-        if path.startswith("/") or any(part in {"..", "."} for part in parts) or any(
-            ord(c) < 32 for c in path
+        if (
+            path.startswith("/")
+            or any(part in {"..", "."} for part in parts)
+            or any(ord(c) < 32 for c in path)
         ):
             raise forms.ValidationError("Use a relative path inside your research space.")
         return "/".join(part for part in parts if part)
@@ -46,13 +47,16 @@ def research(request: HttpRequest) -> HttpResponse:
         hub = assignment_locate(user=request.user)
     except NoHubAvailable as error:
         response = render(
-            request, "research/no_hub.html",
-            {"retry_after": error.retry_after, "message": error.message}, status=503,
+            request,
+            "research/no_hub.html",
+            {"retry_after": error.retry_after, "message": error.message},
+            status=503,
         )
         response["Retry-After"] = str(error.retry_after)
         return response
     response = render(
-        request, "research/research.html",
+        request,
+        "research/research.html",
         {"hub": hub, "lab_url": lab_url(hub, form.cleaned_data["path"])},
     )
     # The page frames its hub and nothing else; the site's own origin is there because the

@@ -16,6 +16,7 @@ from research.selectors import hub_for_token
 from research.services.assignment import assignment_locate
 from research.services.hubs import hub_heartbeat_record, hub_start, hub_stop
 
+
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
@@ -64,7 +65,8 @@ class HubHeartbeatApi(HubApi):
     class InputSerializer(serializers.Serializer):
         running = serializers.ListField(
             child=serializers.CharField(max_length=150, trim_whitespace=False),
-            max_length=10_000, allow_empty=True,
+            max_length=10_000,
+            allow_empty=True,
             help_text="Usernames with a running server on this hub.",
         )
 
@@ -102,8 +104,11 @@ class LocateApi(APIView):
     @extend_schema(
         responses={
             200: OutputSerializer,
-            503: OpenApiResponse(DetailSerializer, description="No hub can take the user now; "
-                                 "retry after the Retry-After header's seconds."),
+            503: OpenApiResponse(
+                DetailSerializer,
+                description="No hub can take the user now; "
+                "retry after the Retry-After header's seconds.",
+            ),
         },
         summary="Find my hub",
     )

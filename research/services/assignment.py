@@ -144,7 +144,9 @@ def assignment_move(*, assignment: Assignment, hub: Hub) -> Assignment:
         raise HubConflict("This assignment has already ended.")
     if current.hub_id == hub.pk:
         raise HubConflict(f"{assignment.user} is already on {hub}.")
-    assignments_end(Assignment.objects.filter(pk=current.pk), reason=Assignment.EndReason.MOVED, now=now)
+    assignments_end(
+        Assignment.objects.filter(pk=current.pk), reason=Assignment.EndReason.MOVED, now=now
+    )
     target = Hub.objects.select_for_update().get(pk=hub.pk)
     if target.mode != Hub.Mode.ACTIVE or target.liveness(now) != Liveness.LIVE:
         raise HubConflict(f"{target} is not live and active; choose another hub.")

@@ -64,7 +64,9 @@ def hub_register(
             algorithm=Application.RS256_ALGORITHM,
         )
         hub = Hub(
-            name=name, url=url, application=application,
+            name=name,
+            url=url,
+            application=application,
             capacity=settings.DISCOVERY_DEFAULT_CAPACITY,
         )
     else:
@@ -80,7 +82,9 @@ def hub_register(
     try:
         hub.full_clean(exclude=["application"])
     except ValidationError as error:
-        raise HubInvalid("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
+        raise HubInvalid(
+            "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+        ) from None
     application.save()
     hub.application = application
     created = hub.pk is None
@@ -105,9 +109,7 @@ def hub_start(*, hub: Hub, url: str, capacity: int | None = None, version: str =
     assigned. Idempotent apart from the timestamps and a ``started`` event.
     """
     if normalize_hub_url(url) != hub.url:
-        raise HubInvalid(
-            f"This hub is registered at {hub.url}; re-register it to change its URL."
-        )
+        raise HubInvalid(f"This hub is registered at {hub.url}; re-register it to change its URL.")
     hub = Hub.objects.select_for_update().get(pk=hub.pk)
     if capacity is not None:
         _check_capacity(hub, capacity)
@@ -198,7 +200,8 @@ def hub_disable(*, hub: Hub) -> bool:
         changed |= _mode_change(hub, mode, Hub.Mode.DISABLED, HubEvent.Kind.DISABLED)
     with transaction.atomic():
         assignments_end(
-            Assignment.objects.filter(hub=hub), reason=Assignment.EndReason.HUB_DISABLED,
+            Assignment.objects.filter(hub=hub),
+            reason=Assignment.EndReason.HUB_DISABLED,
             now=timezone.now(),
         )
     _tokens_revoke(hub.application)

@@ -44,9 +44,9 @@ def heartbeat_age(hub: Hub, seconds: float) -> Hub:
     return hub
 
 
-def hub_token(client, hub: Hub, secret: str, scope: str = "discovery") -> str:
-    """A discovery token from the real client-credentials grant."""
-    basic = base64.b64encode(f"{hub.application.client_id}:{secret}".encode()).decode()
+def hub_token(client, application, secret: str, scope: str = "discovery") -> str:
+    """A token from the real client-credentials grant of ``application`` (a hub's, usually)."""
+    basic = base64.b64encode(f"{application.client_id}:{secret}".encode()).decode()
     response = client.post(
         "/o/token/",
         {"grant_type": "client_credentials", "scope": scope},

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--url", required=True, help="The hub's public base URL.")
         parser.add_argument("--capacity", type=int, help="Users the hub can hold.")
         parser.add_argument(
-            "--rotate-secret", action="store_true",
+            "--rotate-secret",
+            action="store_true",
             help="Issue a new client secret and revoke the hub's tokens.",
         )
 
