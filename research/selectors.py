@@ -50,7 +50,8 @@ def hub_for_token(*, token: AbstractAccessToken | None) -> Hub:
     if token is None or token.user_id is not None or token.application_id is None:
         raise HubNotRecognized("This endpoint is for hubs, with their discovery credential.")
     try:
-        return Hub.objects.get(application_id=token.application_id)
+        # Loaded with the token by HubTokenAuthentication (no query), or fetched here.
+        return token.application.hub
     except Hub.DoesNotExist:
         raise HubNotRecognized("This application is not a registered hub.") from None
 

@@ -16,13 +16,13 @@ class MeApi(APIView):
     permission_classes = [IsAuthenticatedOrTokenHasScope]
     required_scopes = ["profile"]
 
-    class OutputSerializer(serializers.Serializer):
+    class MeOutputSerializer(serializers.Serializer):
         sub = serializers.CharField(help_text="Stable subject identifier, as in ID tokens.")
         preferred_username = serializers.CharField(help_text="The site's stable username.")
         name = serializers.CharField()
         email = serializers.EmailField(required=False)
 
-    @extend_schema(responses=OutputSerializer, summary="The calling user")
+    @extend_schema(responses=MeOutputSerializer, summary="The calling user")
     def get(self, request: Request) -> Response:
         user = request.user
         if user is None or not user.is_authenticated:
@@ -31,4 +31,4 @@ class MeApi(APIView):
         token = request.auth
         if token is None or token.allow_scopes(["email"]):
             data["email"] = user.email
-        return Response(self.OutputSerializer(data).data)
+        return Response(self.MeOutputSerializer(data).data)

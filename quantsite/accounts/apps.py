@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from quantsite import checks  # noqa: F401  (registers the production checks)
+        from quantsite import checks, schema  # noqa: F401  (register checks, schema extensions)

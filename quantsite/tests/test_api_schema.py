@@ -44,6 +44,9 @@ def test_schema_is_served_and_valid(client):
         {"oauth2": ["profile"]},
         {"cookieAuth": []},
     ]
+    assert schema["paths"]["/api/discovery/heartbeat"]["post"]["security"][0] == {
+        "hubOAuth2": ["discovery"]
+    }
     flows = schema["components"]["securitySchemes"]["oauth2"]["flows"]
     assert set(flows) == {"authorizationCode", "clientCredentials"}
     assert set(flows["authorizationCode"]["scopes"]) == {

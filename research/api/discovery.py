@@ -6,11 +6,13 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quantsite.api import validated
+from research.api.authentication import HubTokenAuthentication
 from research.api.permissions import IsHub
 from research.selectors import hub_for_token
 from research.services.assignment import assignment_locate
@@ -22,29 +24,31 @@ class DetailSerializer(serializers.Serializer):
 
 
 class HubApi(APIView):
+    # Sessions authenticate too, so that a signed-in person is refused with 403, not 401.
+    authentication_classes = [HubTokenAuthentication, SessionAuthentication]
     permission_classes = [IsHub]
     required_scopes = ["discovery"]
 
 
 class HubStartApi(HubApi):
-    class InputSerializer(serializers.Serializer):
+    class HubStartInputSerializer(serializers.Serializer):
         url = serializers.CharField(max_length=255, help_text="The hub's registered base URL.")
         capacity = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
         version = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
-    class OutputSerializer(serializers.Serializer):
+    class HubStartOutputSerializer(serializers.Serializer):
         hub = serializers.CharField()
         heartbeat_interval = serializers.FloatField()
         stale_after = serializers.FloatField()
         dead_after = serializers.FloatField()
 
     @extend_schema(
-        request=InputSerializer,
-        responses={200: OutputSerializer, 400: DetailSerializer, 409: DetailSerializer},
+        request=HubStartInputSerializer,
+        responses={200: HubStartOutputSerializer, 400: DetailSerializer, 409: DetailSerializer},
         summary="A hub starts",
     )
     def post(self, request: Request) -> Response:
-        data = validated(self.InputSerializer, request.data)
+        data = validated(self.HubStartInputSerializer, request.data)
         hub = hub_start(
             hub=hub_for_token(token=request.auth),
             url=data["url"],
@@ -62,7 +66,7 @@ class HubStartApi(HubApi):
 
 
 class HubHeartbeatApi(HubApi):
-    class InputSerializer(serializers.Serializer):
+    class HubHeartbeatInputSerializer(serializers.Serializer):
         running = serializers.ListField(
             child=serializers.CharField(max_length=150, trim_whitespace=False),
             max_length=10_000,
@@ -70,16 +74,16 @@ class HubHeartbeatApi(HubApi):
             help_text="Usernames with a running server on this hub.",
         )
 
-    class OutputSerializer(serializers.Serializer):
+    class HubHeartbeatOutputSerializer(serializers.Serializer):
         state = serializers.ChoiceField(choices=["active", "draining", "disabled"])
 
     @extend_schema(
-        request=InputSerializer,
-        responses={200: OutputSerializer, 400: DetailSerializer, 409: DetailSerializer},
+        request=HubHeartbeatInputSerializer,
+        responses={200: HubHeartbeatOutputSerializer, 400: DetailSerializer, 409: DetailSerializer},
         summary="A hub is alive, with these users running",
     )
     def post(self, request: Request) -> Response:
-        data = validated(self.InputSerializer, request.data)
+        data = validated(self.HubHeartbeatInputSerializer, request.data)
         mode = hub_heartbeat_record(hub=hub_for_token(token=request.auth), running=data["running"])
         return Response({"state": mode})
 
@@ -97,13 +101,13 @@ class LocateApi(APIView):
     permission_classes = [IsAuthenticatedOrTokenHasScope]
     required_scopes = ["profile"]
 
-    class OutputSerializer(serializers.Serializer):
+    class LocateOutputSerializer(serializers.Serializer):
         hub = serializers.CharField()
         url = serializers.URLField()
 
     @extend_schema(
         responses={
-            200: OutputSerializer,
+            200: LocateOutputSerializer,
             503: OpenApiResponse(
                 DetailSerializer,
                 description="No hub can take the user now; "
