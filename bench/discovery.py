@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import django_setup, fresh_database, gunicorn, summary  # noqa: E402
+from common import django_setup, fresh_database, gunicorn, summary
 
 HUBS_HEARTBEAT = 1_000
 HUBS_LOCATE = 100

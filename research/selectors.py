@@ -49,11 +49,15 @@ def hub_for_token(*, token: AbstractAccessToken | None) -> Hub:
     """
     if token is None or token.user_id is not None or token.application_id is None:
         raise HubNotRecognized("This endpoint is for hubs, with their discovery credential.")
-    try:
-        # Loaded with the token by HubTokenAuthentication (no query), or fetched here.
-        return token.application.hub
-    except Hub.DoesNotExist:
-        raise HubNotRecognized("This application is not a registered hub.") from None
+    # HubTokenAuthentication loads the hub with the token; any other token is looked up.
+    hub = (
+        token.hub
+        if hasattr(token, "hub")
+        else (Hub.objects.filter(application_id=token.application_id).first())
+    )
+    if hub is None:
+        raise HubNotRecognized("This application is not a registered hub.")
+    return hub
 
 
 def _seconds(value: float) -> dt.timedelta:
