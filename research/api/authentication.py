@@ -31,9 +31,9 @@ def _hub_token_sql() -> str:
     ]
     # Built once from model metadata (no outside input); the checksum is a bound parameter.
     return (
-        f'SELECT {", ".join(columns)} FROM "{token.db_table}" t '
+        f'SELECT {", ".join(columns)} FROM "{token.db_table}" t '  # noqa: S608
         f'LEFT JOIN "{hub.db_table}" h ON h."application_id" = t."application_id" '
-        f'WHERE t."token_checksum" = %s'  # noqa: S608
+        f'WHERE t."token_checksum" = %s'
     )
 
 
