@@ -9,21 +9,27 @@ PORT   ?= 8000
 
 .PHONY: run test lint format migrate clean
 
-# The virtual environment, rebuilt when the requirements change.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The virtual environment (site, test tools, and the hubs' JupyterHub + quanthub), rebuilt
+# when the requirements change.
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-hub.txt quanthub/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-hub.txt
+	touch $@
+
+# JupyterHub's proxy (configurable-http-proxy), from npm into node_modules/.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 migrate: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 
-run: migrate
+run: migrate node_modules/.installed
 	$(BIN)/python manage.py create_demo_users
 	$(BIN)/python scripts/run_platform.py --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
@@ -35,4 +41,4 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules var staticfiles .pytest_cache .ruff_cache

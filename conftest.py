@@ -14,7 +14,10 @@ def pytest_runtest_setup(item):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # The real hasher (PBKDF2, ~1M iterations) costs ~0.4 s per check; tests log in a lot.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "quantsite.accounts.hashers.ClientSecretHasher",
+    ]
 
 
 @pytest.fixture(autouse=True)

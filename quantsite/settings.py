@@ -156,6 +156,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    # OAuth client secrets only (OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"]); never passwords.
+    "quantsite.accounts.hashers.ClientSecretHasher",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -213,6 +222,8 @@ OAUTH2_PROVIDER = {
     "OIDC_SERVER_CLASS": "quantsite.accounts.oauth.Server",
     "APPLICATION_ADMIN_CLASS": "quantsite.accounts.admin.ApplicationAdmin",
     "PKCE_REQUIRED": True,
+    # Client secrets are long random strings: a keyed fast hash, not PBKDF2 (0.45 s a check).
+    "CLIENT_SECRET_HASHER": "hmac_sha256",
     # Lifetimes: short-lived access, rotating refresh tokens that expire.
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 60 * 60),

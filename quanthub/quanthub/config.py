@@ -1,0 +1,243 @@
+"""``quanthub.configure(c)``: make a stock JupyterHub one of a Quantsite's hubs.
+
+Call it from ``jupyterhub_config.py``::
+
+    import quanthub
+    quanthub.configure(c)  # values from QUANTHUB_* environment variables or c.Quanthub.*
+
+It sets up login through the site (oauthenticator's GenericOAuthenticator), framing by the
+site only, the discovery service (registration, heartbeats, stop) and the idle culler.
+"""
+
+import os
+import sys
+from urllib.parse import urlsplit
+
+from traitlets import Bool, Integer, Unicode, default, validate
+from traitlets.config import Configurable
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _http_url(value: str, name: str) -> str:
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"Quanthub.{name} must be an http(s) URL, not {value!r}")
+    return value
+
+
+class Quanthub(Configurable):
+    """How this hub reaches its Quantsite. Every value can come from the environment."""
+
+    site_url = Unicode(
+        config=True,
+        help="The site's public base URL (QUANTHUB_SITE_URL), e.g. https://quantsite.example.",
+    )
+    hub_url = Unicode(
+        config=True,
+        help="This hub's public base URL (QUANTHUB_HUB_URL), as registered with register_hub.",
+    )
+    client_id = Unicode(config=True, help="The hub's OAuth client id (QUANTHUB_CLIENT_ID).")
+    client_secret = Unicode(
+        config=True, help="The hub's OAuth client secret (QUANTHUB_CLIENT_SECRET)."
+    )
+    capacity = Integer(
+        0,
+        config=True,
+        help="Users this hub can hold, told to discovery at start (QUANTHUB_CAPACITY); 0 keeps "
+        "the capacity registered on the site.",
+    )
+    max_heartbeat_failures = Integer(
+        10,
+        config=True,
+        help="Consecutive failed heartbeats after which the hub shuts itself down "
+        "(QUANTHUB_MAX_HEARTBEAT_FAILURES).",
+    )
+    auth_refresh_age = Integer(
+        300,
+        config=True,
+        help="Seconds after which a user's login is checked with the site again, so a user "
+        "disabled on the site loses hub access within this time.",
+    )
+    cull_idle_timeout = Integer(
+        3600,
+        config=True,
+        help="Seconds of inactivity after which a user's server is stopped "
+        "(QUANTHUB_CULL_IDLE_TIMEOUT); 0 turns culling off.",
+    )
+    allow_root = Bool(
+        False,
+        config=True,
+        help="Pass --allow-root to single-user servers (QUANTHUB_ALLOW_ROOT); needed when the "
+        "hub runs as root with the simple spawner, or the servers exit at once.",
+    )
+
+    @default("site_url")
+    def _site_url_default(self):
+        return _env("QUANTHUB_SITE_URL")
+
+    @default("hub_url")
+    def _hub_url_default(self):
+        return _env("QUANTHUB_HUB_URL")
+
+    @default("client_id")
+    def _client_id_default(self):
+        return _env("QUANTHUB_CLIENT_ID")
+
+    @default("client_secret")
+    def _client_secret_default(self):
+        return _env("QUANTHUB_CLIENT_SECRET")
+
+    @default("capacity")
+    def _capacity_default(self):
+        return int(_env("QUANTHUB_CAPACITY", "0"))
+
+    @default("max_heartbeat_failures")
+    def _max_failures_default(self):
+        return int(_env("QUANTHUB_MAX_HEARTBEAT_FAILURES", "10"))
+
+    @default("cull_idle_timeout")
+    def _cull_default(self):
+        return int(_env("QUANTHUB_CULL_IDLE_TIMEOUT", "3600"))
+
+    @default("allow_root")
+    def _allow_root_default(self):
+        return _env("QUANTHUB_ALLOW_ROOT", "").lower() in {"1", "true", "yes"}
+
+    @validate("site_url")
+    def _valid_site_url(self, proposal):
+        return _http_url(proposal["value"], "site_url")
+
+    @validate("hub_url")
+    def _valid_hub_url(self, proposal):
+        return _http_url(proposal["value"], "hub_url")
+
+    def check(self) -> None:
+        missing = [
+            name
+            for name in ("site_url", "hub_url", "client_id", "client_secret")
+            if not getattr(self, name)
+        ]
+        if missing:
+            raise ValueError(
+                "quanthub needs "
+                + ", ".join(f"Quanthub.{m} (QUANTHUB_{m.upper()})" for m in missing)
+            )
+
+    @property
+    def frame_ancestors(self) -> str:
+        """CSP for hub and servers: framed by the site and by the hub's own pages only."""
+        return f"frame-ancestors 'self' {_origin(self.site_url)}"
+
+
+def _dict(value) -> dict:
+    # An unset traitlets config value is a LazyConfigValue, not the container itself.
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return list(value) if isinstance(value, list) else []
+
+
+def _env(name: str, fallback: str = "") -> str:
+    return os.environ.get(name, fallback)
+
+
+def configure(c, **values) -> Quanthub:
+    """Apply the site's settings to the JupyterHub config ``c``; return the settings used.
+
+    ``values`` override ``c.Quanthub`` and the environment (``site_url=...``, ...). Raises
+    ``ValueError`` if the site URL, hub URL or client credentials are missing.
+    """
+    for name, value in values.items():
+        setattr(c.Quanthub, name, value)
+    settings = Quanthub(config=c)
+    settings.check()
+    site = settings.site_url
+
+    # Login: the site is the OpenID Connect provider; no hand-written authenticator.
+    c.JupyterHub.authenticator_class = "generic-oauth"
+    c.GenericOAuthenticator.client_id = settings.client_id
+    c.GenericOAuthenticator.client_secret = settings.client_secret
+    c.GenericOAuthenticator.oauth_callback_url = f"{settings.hub_url}/hub/oauth_callback"
+    c.GenericOAuthenticator.authorize_url = f"{site}/o/authorize/"
+    c.GenericOAuthenticator.token_url = f"{site}/o/token/"
+    c.GenericOAuthenticator.userdata_url = f"{site}/o/userinfo/"
+    c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
+    c.GenericOAuthenticator.username_claim = "preferred_username"
+    c.GenericOAuthenticator.login_service = "Quantsite"
+    c.GenericOAuthenticator.allow_all = True
+    c.GenericOAuthenticator.enable_pkce = True
+    c.GenericOAuthenticator.auto_login = True
+    c.GenericOAuthenticator.auth_refresh_age = settings.auth_refresh_age
+    c.GenericOAuthenticator.refresh_pre_spawn = True
+    c.JupyterHub.logout_redirect_url = f"{site}/accounts/logout/"
+
+    # Framing: the site's origin only (JupyterHub's default is 'none'; never '*').
+    csp = {"Content-Security-Policy": settings.frame_ancestors}
+    tornado_settings = _dict(c.JupyterHub.tornado_settings)
+    tornado_settings["headers"] = {**tornado_settings.get("headers", {}), **csp}
+    c.JupyterHub.tornado_settings = tornado_settings
+    # A Python literal, not JSON: the server reads this option with literal_eval.
+    args = [f"--ServerApp.tornado_settings={{'headers': {csp!r}}}"]
+    if settings.allow_root:
+        args.append("--allow-root")
+    # No news pop-up or update check inside /research: the site speaks for the platform.
+    args += [
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    c.Spawner.args = [*_list(c.Spawner.args), *args]
+    c.Spawner.default_url = "/lab"
+
+    # Discovery: a hub-managed service registers, heartbeats and stops for this hub.
+    service_env = {
+        "QUANTHUB_SITE_URL": site,
+        "QUANTHUB_HUB_URL": settings.hub_url,
+        "QUANTHUB_CLIENT_ID": settings.client_id,
+        "QUANTHUB_CLIENT_SECRET": settings.client_secret,
+        "QUANTHUB_CAPACITY": str(settings.capacity),
+        "QUANTHUB_MAX_HEARTBEAT_FAILURES": str(settings.max_heartbeat_failures),
+    }
+    services = [
+        {
+            "name": "quanthub-discovery",
+            "command": [sys.executable, "-m", "quanthub.discovery"],
+            "environment": service_env,
+        }
+    ]
+    roles = [
+        {
+            "name": "quanthub-discovery",
+            "description": "Report running servers to discovery; shut the hub down when cut off.",
+            "scopes": ["list:users", "read:servers", "shutdown"],
+            "services": ["quanthub-discovery"],
+        }
+    ]
+    if settings.cull_idle_timeout:
+        services.append(
+            {
+                "name": "idle-culler",
+                "command": [
+                    sys.executable,
+                    "-m",
+                    "jupyterhub_idle_culler",
+                    f"--timeout={settings.cull_idle_timeout}",
+                ],
+            }
+        )
+        roles.append(
+            {
+                "name": "idle-culler",
+                "description": "Stop servers idle longer than the timeout.",
+                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+                "services": ["idle-culler"],
+            }
+        )
+    c.JupyterHub.services = [*_list(c.JupyterHub.services), *services]
+    c.JupyterHub.load_roles = [*_list(c.JupyterHub.load_roles), *roles]
+    return settings

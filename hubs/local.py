@@ -1,0 +1,106 @@
+"""Local hubs: real JupyterHub processes on loopback ports, for `make run` and the tests."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
+PROXY = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
+
+
+@dataclass
+class LocalHub:
+    name: str
+    port: int  # public (proxy) port; the hub API and proxy API use port+1 and port+2
+    state_dir: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(
+        self,
+        *,
+        site_url: str,
+        client_id: str,
+        client_secret: str,
+        extra_env: dict[str, str] | None = None,
+        log=None,
+    ) -> "LocalHub":
+        """Start JupyterHub for this hub (its discovery service registers it with the site)."""
+        if not PROXY.exists():
+            raise RuntimeError(f"{PROXY} is missing: run `npm ci` in {ROOT}")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "QUANTHUB_SITE_URL": site_url,
+            "QUANTHUB_HUB_URL": self.url,
+            "QUANTHUB_CLIENT_ID": client_id,
+            "QUANTHUB_CLIENT_SECRET": client_secret,
+            "QUANTHUB_STATE_DIR": str(self.state_dir),
+            "QUANTHUB_HUB_API_PORT": str(self.port + 1),
+            "QUANTHUB_PROXY_API_PORT": str(self.port + 2),
+            # The simple spawner runs servers as this OS user; as root they need --allow-root.
+            "QUANTHUB_ALLOW_ROOT": "1" if os.geteuid() == 0 else "",
+            # Servers find node-less JupyterLab and this Python on PATH.
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+            **(extra_env or {}),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)],
+            cwd=self.state_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+            start_new_session=True,  # signals come from whoever started it, not the terminal
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+            try:
+                with urlopen(f"{self.url}/hub/health", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except (URLError, OSError):
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.name} did not answer at {self.url} within {timeout} s")
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM, as an orchestrator would; the hub stops its servers and services."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def clean(self) -> None:
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def register(manage_py: Path, name: str, url: str, env: dict[str, str] | None = None) -> dict:
+    """`manage.py register_hub NAME --url URL --rotate-secret`: the hub's credentials."""
+    result = subprocess.run(
+        [sys.executable, str(manage_py), "register_hub", name, "--url", url, "--rotate-secret"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    return json.loads(result.stdout)
