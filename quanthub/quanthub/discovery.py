@@ -12,6 +12,7 @@ with scope ``discovery``, renewed before it expires.
 """
 
 import asyncio
+import contextlib
 import base64
 import json
 import logging
@@ -182,26 +183,22 @@ class DiscoveryService(Application):
                 if answer.get("state") != "active":
                     log.warning("discovery says this hub is %s", answer.get("state"))
                 failures = 0
-            except SiteError as error:
+            except Exception as error:  # the site or the hub API: never die silently
                 failures += 1
                 if getattr(error, "status", None) == 409:
-                    registered = False  # the site forgot our start (we were stopped): start again
+                    registered = False  # the site holds us stopped: start again
                 log.warning(
-                    "heartbeat %d/%d failed: %s", failures, self.max_heartbeat_failures, error
+                    "heartbeat %d/%d failed: %s",
+                    failures,
+                    self.max_heartbeat_failures,
+                    error,
+                    exc_info=not isinstance(error, SiteError),
                 )
                 if failures >= self.max_heartbeat_failures:
                     await self.shut_hub_down()
                     return
-            except Exception:  # the hub API, or anything unforeseen: never die silently
-                failures += 1
-                log.exception("heartbeat %d/%d failed", failures, self.max_heartbeat_failures)
-                if failures >= self.max_heartbeat_failures:
-                    await self.shut_hub_down()
-                    return
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.heartbeat_interval)
-            except TimeoutError:
-                pass
 
     async def stop(self) -> None:
         """Tell the site this hub is going away (its users are placed elsewhere now)."""
