@@ -12,8 +12,8 @@ with scope ``discovery``, renewed before it expires.
 """
 
 import asyncio
-import contextlib
 import base64
+import contextlib
 import json
 import logging
 import os
