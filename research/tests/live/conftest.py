@@ -1,0 +1,165 @@
+"""Real JupyterHub processes logging in through, and heartbeating to, the site under test.
+
+The site is pytest-django's live server on 127.0.0.1 (same host as the hubs, so cookies and
+frames are same-site). Discovery timings are short so that death is seen in seconds.
+"""
+
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from hubs.local import PROXY, LocalHub
+from quantsite.accounts.tests.factories import PASSWORD, UserFactory
+from research.services.hubs import hub_register
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts"
+
+
+def free_port_block(size: int = 3) -> int:
+    """A port p with p..p+size-1 free on 127.0.0.1 (hub proxy, hub API, proxy API)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + size > 65535:
+            continue
+        try:
+            sockets = []
+            for offset in range(size):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", base + offset))
+                sockets.append(sock)
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    raise RuntimeError("no free block of ports")
+
+
+@pytest.fixture
+def discovery_timings(settings):
+    settings.DISCOVERY_HEARTBEAT_INTERVAL = 0.5
+    settings.DISCOVERY_STALE_AFTER = 2.0
+    settings.DISCOVERY_DEAD_AFTER = 4.0
+
+
+@pytest.fixture
+def site_url(live_server, discovery_timings) -> str:
+    assert live_server.url.startswith("http://127.0.0.1:"), "run pytest with --liveserver=127.0.0.1"
+    return live_server.url
+
+
+@pytest.fixture
+def start_hub(site_url, tmp_path):
+    """Start a registered hub: ``start_hub("hub-1")``; every hub is stopped after the test."""
+    if not PROXY.exists():
+        pytest.skip("configurable-http-proxy is not installed (npm ci)")
+    started: list[LocalHub] = []
+
+    def start(name: str, *, capacity: int = 10, site: str | None = None, **env) -> LocalHub:
+        hub = LocalHub(name, free_port_block(), tmp_path / name)
+        registration = hub_register(name=name, url=hub.url, capacity=capacity)
+        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+        hub.start(
+            site_url=site or site_url,
+            client_id=registration.hub.application.client_id,
+            client_secret=registration.client_secret,
+            extra_env={"QUANTHUB_CULL_IDLE_TIMEOUT": "0", **env},
+            log=log,
+        )
+        hub.log_path = tmp_path / f"{name}.log"
+        started.append(hub)
+        return hub
+
+    yield start
+    for hub in started:
+        hub.stop(timeout=20)
+        if hub.process.returncode not in (0, None, -15):
+            print(hub.log_path.read_text()[-3000:])
+
+
+def wait_until(condition, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def hub_registered(name: str) -> None:
+    from research.models import Hub
+
+    wait_until(
+        lambda: Hub.objects.filter(
+            name=name, started_at__isnull=False, stopped_at__isnull=True
+        ).exists(),
+        what=f"{name} to start with discovery",
+    )
+
+
+class Person:
+    """Someone with a browser-like session (one cookie jar for site and hubs, as on one host)."""
+
+    def __init__(self, site_url: str, username: str):
+        self.site_url = site_url
+        self.username = username
+        UserFactory(username=username)
+        self.http = requests.Session()
+        self.http.get(f"{site_url}/accounts/login/", timeout=10)
+        response = self.http.post(
+            f"{site_url}/accounts/login/",
+            data={
+                "username": username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": self.http.cookies["csrftoken"],
+            },
+            headers={"Referer": f"{site_url}/accounts/login/"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert response.status_code == 302
+
+    def research(self) -> requests.Response:
+        return self.http.get(f"{self.site_url}/research", timeout=30)
+
+    def frame_url(self) -> str:
+        page = self.research()
+        assert page.status_code == 200, page.text[:500]
+        return re.search(r'<iframe[^>]*src="([^"]+)"', page.text)[1]
+
+    def open_lab(self) -> str:
+        """Follow the frame's URL as the browser would: login through the site, spawn; wait
+        until the server answers. Returns the hub's base URL."""
+        src = self.frame_url()
+        hub_url = src.split("/hub/")[0]
+        response = self.http.get(src, timeout=90)
+        assert response.status_code == 200, response.text[:500]
+        # While the server spawns, the hub answers with its spawn-pending page; once it runs,
+        # opening the lab passes the server's own OAuth handshake with the hub.
+        wait_until(
+            lambda: (
+                "/user/"
+                in (page := self.http.get(f"{hub_url}/user/{self.username}/lab", timeout=30)).url
+                and page.status_code == 200
+                and "spawn-pending" not in page.url
+            ),
+            timeout=90,
+            interval=0.5,
+            what=f"{self.username}'s server",
+        )
+        return hub_url
+
+
+@pytest.fixture
+def person(site_url):
+    return lambda username: Person(site_url, username)
