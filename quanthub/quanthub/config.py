@@ -11,10 +11,14 @@ site only, the discovery service (registration, heartbeats, stop) and the idle c
 
 import os
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets.config import Configurable
+
+# Jupyter configuration the single-user servers read (labconfig/page_config.json).
+JUPYTER_CONFIG_DIR = Path(__file__).resolve().parent / "jupyter_config"
 
 
 def _origin(url: str) -> str:
@@ -186,11 +190,16 @@ def configure(c, **values) -> Quanthub:
     args = [f"--ServerApp.tornado_settings={{'headers': {csp!r}}}"]
     if settings.allow_root:
         args.append("--allow-root")
-    # No news pop-up or update check inside /research: the site speaks for the platform.
+    # No news pop-up or update check inside /research: the site speaks for the platform. The
+    # pop-up's plugin is disabled by a page config on the servers' Jupyter config path.
     args += [
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    environment = _dict(c.Spawner.environment)
+    config_path = [str(JUPYTER_CONFIG_DIR), environment.get("JUPYTER_CONFIG_PATH", "")]
+    environment["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in config_path if p)
+    c.Spawner.environment = environment
     c.Spawner.args = [*_list(c.Spawner.args), *args]
     c.Spawner.default_url = "/lab"
 

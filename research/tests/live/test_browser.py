@@ -1,0 +1,111 @@
+"""What a person sees, in headless Chromium (Debian's): JupyterLab inside /research, and a
+hub that no foreign page can frame. Screenshots go to var/test-artifacts/ (git-ignored)."""
+
+import http.server
+import shutil
+import threading
+
+import pytest
+
+from quantsite.accounts.tests.factories import PASSWORD
+from research.tests.live.conftest import ARTIFACTS, hub_registered
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    if not shutil.which("chromium"):
+        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the test's own database calls
+    # are still plain synchronous ones (Django's documented switch for this case).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def log_in(page, site_url: str, username: str) -> None:
+    page.goto(f"{site_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site_url}/")
+
+
+def test_research_shows_jupyterlab_inside_the_frame(browser, start_hub, person, site_url):
+    hub = start_hub("hub-1")
+    hub.wait_ready()
+    hub_registered("hub-1")
+    person("ada")  # the account
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(page, site_url, "ada")
+
+    page.goto(f"{site_url}/research")
+    frame = page.frame_locator("#research-frame")
+    frame.locator(".jp-LabShell").wait_for(timeout=90_000)
+    frame.locator(".jp-Launcher").first.wait_for(timeout=60_000)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "research-jupyterlab.png"))
+    assert page.locator(".research-status").inner_text().startswith("Research server hub-1")
+    lab_frame = next(f for f in page.frames if "/user/ada/lab" in f.url)
+    assert lab_frame.url.startswith(f"{hub.url}/user/ada/lab")
+    # No news pop-up inside the embedded lab.
+    assert (
+        frame.locator("text=Would you like to get notified about official Jupyter news?").count()
+        == 0
+    )
+
+
+def test_a_foreign_page_cannot_frame_the_hub(browser, start_hub):
+    hub = start_hub("hub-1")
+    hub.wait_ready()
+    html = f'<iframe id="f" src="{hub.url}/hub/login" width="600" height="400"></iframe>'.encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        blocked = []
+        page.on("console", lambda message: blocked.append(message.text))
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        page.wait_for_timeout(2000)
+        frame = page.frames[1]
+        content = (
+            frame.evaluate("() => document.body ? document.body.innerText : ''")
+            if (frame.url.startswith(hub.url))
+            else ""
+        )
+    finally:
+        server.shutdown()
+
+    # The browser refused to render the hub in a foreign frame (CSP frame-ancestors).
+    assert "Sign in" not in content
+    assert "Quantsite" not in content
+    assert any("frame-ancestors" in text for text in blocked)
