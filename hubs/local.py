@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -104,3 +105,26 @@ def register(manage_py: Path, name: str, url: str, env: dict[str, str] | None = 
         env={**os.environ, **(env or {})},
     )
     return json.loads(result.stdout)
+
+
+def free_port_block(size: int = 3) -> int:
+    """A port p with p..p+size-1 free on 127.0.0.1 (hub proxy, hub API, proxy API)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + size > 65535:
+            continue
+        try:
+            sockets = []
+            for offset in range(size):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", base + offset))
+                sockets.append(sock)
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    raise RuntimeError("no free block of ports")

@@ -5,43 +5,19 @@ frames are same-site). Discovery timings are short so that death is seen in seco
 """
 
 import re
-import socket
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from hubs.local import PROXY, LocalHub
+from hubs.local import PROXY, LocalHub, free_port_block
 from quantsite.accounts.tests.factories import PASSWORD, UserFactory
 from research.services.hubs import hub_register
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts"
-
-
-def free_port_block(size: int = 3) -> int:
-    """A port p with p..p+size-1 free on 127.0.0.1 (hub proxy, hub API, proxy API)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size > 65535:
-            continue
-        try:
-            sockets = []
-            for offset in range(size):
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", base + offset))
-                sockets.append(sock)
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return base
-    raise RuntimeError("no free block of ports")
 
 
 @pytest.fixture
