@@ -46,6 +46,24 @@ class OAuth2Validator(oauth2_validators.OAuth2Validator):
             "email": lambda request: request.user.email,
         }
 
+    def validate_bearer_token(self, token, scopes, request) -> bool:
+        # A deactivated account's tokens stop working at once, so hubs (which re-check their
+        # users every auth_refresh_age) lose a disabled user within minutes.
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        if request.user is not None and not request.user.is_active:
+            request.oauth2_error = {
+                "error": "invalid_token",
+                "error_description": "The account is disabled.",
+            }
+            return False
+        return True
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        return request.user is None or request.user.is_active
+
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         # The library gives an application one grant type; a hub needs the code grant for
         # users and client credentials for itself, which its policy allows.

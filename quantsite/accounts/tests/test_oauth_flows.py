@@ -561,6 +561,28 @@ def test_revoked_access_token_is_refused(base_url, browser, trusted_app):
     assert me.status_code == 401
 
 
+def test_a_disabled_accounts_tokens_stop_working(base_url, browser, trusted_app, user):
+    _oauth, token = code_flow(base_url, browser, trusted_app)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    userinfo = requests.get(
+        f"{base_url}/o/userinfo/", headers=bearer(token["access_token"]), timeout=10
+    )
+    me = requests.get(f"{base_url}/api/me", headers=bearer(token["access_token"]), timeout=10)
+    refresh = requests.post(
+        f"{base_url}/o/token/",
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
+    )
+
+    assert userinfo.status_code == 401
+    assert me.status_code == 401
+    assert refresh.status_code == 400
+    assert refresh.json()["error"] == "invalid_grant"
+
+
 @pytest.mark.parametrize(
     "header", ["Bearer nonsense", "Bearer ", "Bearer a b c", "Basic Zm9vOmJhcg=="]
 )
