@@ -318,6 +318,18 @@ DISCOVERY_DEFAULT_CAPACITY = env_int("DISCOVERY_DEFAULT_CAPACITY", 100)
 DISCOVERY_RETRY_AFTER = env_int("DISCOVERY_RETRY_AFTER", 5)
 
 # ------------------------------------------------------------------------------
+# Notebook storage (research.services.contents)
+# ------------------------------------------------------------------------------
+# The largest file a user may store, in bytes of the file itself (before encryption).
+NOTEBOOK_MAX_FILE_BYTES = env_int("NOTEBOOK_MAX_FILE_BYTES", 50 * 1024 * 1024)
+# Checkpoints kept per file: 0 keeps every one; N keeps the newest N.
+NOTEBOOK_CHECKPOINTS_KEEP = env_int("NOTEBOOK_CHECKPOINTS_KEEP", 0)
+# Master keys for encryption at rest (Fernet keys, newest first); empty: stored in plain text.
+NOTEBOOK_ENCRYPTION_KEYS = env_list("NOTEBOOK_ENCRYPTION_KEYS", [])
+# How long a user's server credential lives (it also ends with the user's assignment).
+NOTEBOOK_SERVER_TOKEN_SECONDS = env_int("NOTEBOOK_SERVER_TOKEN_SECONDS", 12 * 60 * 60)
+
+# ------------------------------------------------------------------------------
 # Email: console in the embedded default, SMTP from EMAIL_HOST
 # https://docs.djangoproject.com/en/5.2/topics/email/
 # ------------------------------------------------------------------------------

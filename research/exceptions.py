@@ -29,3 +29,9 @@ class HubInvalid(ApplicationError):
     """What the hub or operator sent does not describe a valid hub."""
 
     status_code = 400
+
+
+class HubNotAllowed(ApplicationError):
+    """The hub asked for something about a user it does not hold."""
+
+    status_code = 403

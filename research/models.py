@@ -191,3 +191,61 @@ class HubEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hub} {self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class ContentEntry(models.Model):
+    """A file, notebook or directory in a user's research space (PGContents' model).
+
+    ``path`` is the full normalized path ("dir/sub/name.ipynb"), unique per user; ``parent``
+    and ``name`` split it for listings. The root directory is implicit. ``content`` holds the
+    file's bytes (a notebook's JSON), encrypted when ``key_id`` names the master key used.
+    """
+
+    class Type(models.TextChoices):
+        # A notebook is a file: like Jupyter, reads decide from the name (.ipynb) or the
+        # type asked for, so a file saved as text can be opened as a notebook and back.
+        DIRECTORY = "directory", "directory"
+        FILE = "file", "file"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="content_entries"
+    )
+    path = models.CharField(max_length=1024)
+    parent = models.CharField(max_length=1024, blank=True)
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=16, choices=Type.choices)
+    content = models.BinaryField(null=True, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)  # logical (unencrypted) bytes
+    hash = models.CharField(max_length=64, blank=True)  # sha256 of the logical bytes
+    key_id = models.CharField(max_length=16, blank=True)  # "" = stored in plain text
+    created = models.DateTimeField()
+    last_modified = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "content entries"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "path"], name="research_content_unique_path"),
+            models.CheckConstraint(
+                condition=models.Q(type="directory", content__isnull=True)
+                | ~models.Q(type="directory") & models.Q(content__isnull=False),
+                name="research_content_files_have_content",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "parent"], name="research_content_listing")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.path}"
+
+
+class ContentCheckpoint(models.Model):
+    """A saved version of a file: many per file, restorable, pruned by policy."""
+
+    entry = models.ForeignKey(ContentEntry, on_delete=models.CASCADE, related_name="checkpoints")
+    content = models.BinaryField()
+    size = models.BigIntegerField()
+    key_id = models.CharField(max_length=16, blank=True)
+    created = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created", "pk"]
+        indexes = [models.Index(fields=["entry", "created"], name="research_checkpoint_entry")]

@@ -1,7 +1,7 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from research import views
-from research.api import discovery
+from research.api import contents, discovery
 
 urlpatterns = [
     path("research", views.research, name="research"),
@@ -11,4 +11,14 @@ urlpatterns = [
     ),
     path("api/discovery/stop", discovery.HubStopApi.as_view(), name="discovery-stop"),
     path("api/discovery/locate", discovery.LocateApi.as_view(), name="discovery-locate"),
+    path("api/discovery/tokens", discovery.ServerTokenApi.as_view(), name="discovery-tokens"),
+    re_path(
+        r"^api/contents/(?P<path>.+)/checkpoints/(?P<checkpoint_id>[^/]+)$",
+        contents.CheckpointApi.as_view(), name="contents-checkpoint",
+    ),
+    re_path(
+        r"^api/contents/(?P<path>.+)/checkpoints$",
+        contents.CheckpointsApi.as_view(), name="contents-checkpoints",
+    ),
+    re_path(r"^api/contents(?:/(?P<path>.*))?$", contents.ContentsApi.as_view(), name="contents"),
 ]

@@ -16,7 +16,12 @@ from research.api.authentication import HubTokenAuthentication
 from research.api.permissions import IsHub
 from research.selectors import hub_for_token
 from research.services.assignment import assignment_locate
-from research.services.hubs import hub_heartbeat_record, hub_start, hub_stop
+from research.services.hubs import (
+    hub_heartbeat_record,
+    hub_start,
+    hub_stop,
+    server_token_issue,
+)
 
 
 class DetailSerializer(serializers.Serializer):
@@ -121,3 +126,26 @@ class LocateApi(APIView):
             return Response({"detail": "This token does not belong to a user."}, status=403)
         hub = assignment_locate(user=request.user)
         return Response({"hub": hub.name, "url": hub.url})
+
+
+class ServerTokenApi(HubApi):
+    """A user's server credential, asked for by the user's hub when it spawns the server."""
+
+    class ServerTokenInputSerializer(serializers.Serializer):
+        user = serializers.CharField(max_length=150)
+
+    class ServerTokenOutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(
+        request=ServerTokenInputSerializer,
+        responses={201: ServerTokenOutputSerializer, 403: DetailSerializer, 400: DetailSerializer},
+        summary="A token for a user's server (scope notebooks)",
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(self.ServerTokenInputSerializer, request.data)
+        raw, token = server_token_issue(
+            hub=hub_for_token(token=request.auth), username=data["user"]
+        )
+        return Response({"token": raw, "expires_at": token.expires}, status=201)

@@ -11,6 +11,7 @@ from collections import Counter
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from oauth2_provider.models import AccessToken
 
 from quantsite.accounts.models import User
 from research.exceptions import HubConflict, NoHubAvailable
@@ -117,17 +118,29 @@ def assignments_end(assignments: QuerySet[Assignment], *, reason: str, now: dt.d
         assignments.filter(ended_at__isnull=True)
         .select_for_update(of=("self",))
         .order_by("pk")
-        .values_list("pk", "hub_id")
+        .values_list("pk", "hub_id", "user_id")
     )
     if not rows:
         return 0
-    Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+    Assignment.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(
         ended_at=now, end_reason=reason, server_running=False
     )
-    per_hub = Counter(hub_id for _, hub_id in rows)
+    per_hub = Counter(hub_id for _, hub_id, _ in rows)
     for hub_id in sorted(per_hub):
         Hub.objects.filter(pk=hub_id).update(assigned_count=F("assigned_count") - per_hub[hub_id])
+    # The users' server credentials on those hubs stop working with the assignment.
+    for hub_id, user_ids in _users_per_hub(rows).items():
+        AccessToken.objects.filter(
+            user_id__in=user_ids, application__hub__id=hub_id, scope="notebooks"
+        ).delete()
     return len(rows)
+
+
+def _users_per_hub(rows) -> dict[int, list[int]]:
+    users: dict[int, list[int]] = {}
+    for _, hub_id, user_id in rows:
+        users.setdefault(hub_id, []).append(user_id)
+    return users
 
 
 @transaction.atomic

@@ -5,7 +5,9 @@ Hub rows are updated in short transactions of their own and never while assignme
 locked (see ``research.services.assignment`` for the lock order)."""
 
 import dataclasses
+import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -13,10 +15,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import AccessToken, Application, RefreshToken
+from oauth2_provider.models import AccessToken, Application, RefreshToken, set_token_value
 
 from quantsite.accounts.models import ApplicationPolicy
-from research.exceptions import HubConflict, HubInvalid
+from research.exceptions import HubConflict, HubInvalid, HubNotAllowed
 from research.models import Assignment, Hub, HubEvent, Liveness
 from research.services.assignment import assignments_end
 
@@ -247,3 +249,32 @@ def _check_capacity(hub: Hub, capacity: int) -> None:
 def _tokens_revoke(application: Application) -> None:
     RefreshToken.objects.filter(application=application).delete()
     AccessToken.objects.filter(application=application).delete()
+
+
+@transaction.atomic
+def server_token_issue(*, hub: Hub, username: str) -> tuple[str, AccessToken]:
+    """A scope-``notebooks`` token for ``username``'s server on ``hub``: ``(raw, token)``.
+
+    Only for a user with an open assignment to this hub (403 otherwise, so no hub can reach
+    the files of users placed elsewhere). The token is issued to the hub's application and is
+    revoked when the assignment ends (``assignments_end``), or expires after
+    ``NOTEBOOK_SERVER_TOKEN_SECONDS``.
+    """
+    assignment = (
+        Assignment.objects.select_for_update()
+        .filter(hub=hub, user__username=username, ended_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    if assignment is None:
+        raise HubNotAllowed(f"{username} is not assigned to {hub}.")
+    raw = secrets.token_urlsafe(32)
+    token = AccessToken(
+        user=assignment.user,
+        application_id=hub.application_id,
+        scope="notebooks",
+        expires=timezone.now() + dt.timedelta(seconds=settings.NOTEBOOK_SERVER_TOKEN_SECONDS),
+    )
+    set_token_value(token, raw)
+    token.save()
+    return raw, token

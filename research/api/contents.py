@@ -1,0 +1,122 @@
+"""``/api/contents``: Jupyter's REST contents API over the user's store in PostgreSQL.
+
+Same verbs, models, status codes and errors as jupyter_server's ``/api/contents``, plus its
+checkpoints. Sessions (the site's own pages) and bearer tokens with scope ``notebooks`` (a
+user's server) reach the caller's own files only.
+"""
+
+from urllib.parse import quote
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from research.services import contents as store
+
+BOOL = {"0": False, "1": True, "false": False, "true": True}
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    if value.lower() not in BOOL:
+        raise store.ContentsError(400, f"{name} must be 0 or 1")
+    return BOOL[value.lower()]
+
+
+def _location(path: str) -> str:
+    return f"/api/contents/{quote(path)}"
+
+
+class ContentsApiBase(APIView):
+    permission_classes = [IsAuthenticatedOrTokenHasScope]
+    required_scopes = ["notebooks"]
+
+    # The largest save: a file at the size limit, base64 inside JSON, with room for the model.
+    @property
+    def max_body_bytes(self) -> int:
+        return settings.NOTEBOOK_MAX_FILE_BYTES * 4 // 3 + 64 * 1024
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.user is None or not request.user.is_authenticated:
+            raise store.ContentsError(403, "This token does not belong to a user.")
+
+
+class ContentsApi(ContentsApiBase):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("type", str, enum=["directory", "file", "notebook"]),
+            OpenApiParameter("format", str, enum=["text", "base64"]),
+            OpenApiParameter("content", int, enum=[0, 1]),
+            OpenApiParameter("hash", int, enum=[0, 1]),
+            OpenApiParameter("hidden", int, enum=[0, 1], description="List hidden entries."),
+        ],
+        responses={200: dict},
+        summary="Get a file, notebook or directory",
+    )
+    def get(self, request: Request, path: str = "") -> Response:
+        model = store.content_get(
+            user=request.user, path=path or "",
+            content=_flag(request, "content", True),
+            type=request.query_params.get("type") or None,
+            format=request.query_params.get("format") or None,
+            require_hash=_flag(request, "hash", False),
+            include_hidden=_flag(request, "hidden", False),
+        )
+        return Response(model)
+
+    @extend_schema(request=dict, responses={200: dict, 201: dict}, summary="Save or upload")
+    def put(self, request: Request, path: str = "") -> Response:
+        if not isinstance(request.data, dict) or not request.data:
+            raise store.ContentsError(400, "The body must be a contents model.")
+        model, created = store.content_save(user=request.user, path=path or "", model=request.data)
+        return Response(model, status=201 if created else 200,
+                        headers={"Location": _location(model["path"])})
+
+    @extend_schema(request=dict, responses={201: dict},
+                   summary="New untitled file/notebook/directory, or a copy")
+    def post(self, request: Request, path: str = "") -> Response:
+        body = request.data if request.data else {}
+        model = store.content_new(user=request.user, path=path or "", model=body)
+        return Response(model, status=201, headers={"Location": _location(model["path"])})
+
+    @extend_schema(request=dict, responses={200: dict}, summary="Rename or move")
+    def patch(self, request: Request, path: str = "") -> Response:
+        if not isinstance(request.data, dict) or "path" not in request.data:
+            raise store.ContentsError(400, "A rename needs {\"path\": new path}.")
+        model = store.content_rename(user=request.user, old_path=path or "",
+                                     new_path=request.data["path"])
+        return Response(model, headers={"Location": _location(model["path"])})
+
+    @extend_schema(responses={204: None}, summary="Delete")
+    def delete(self, request: Request, path: str = "") -> Response:
+        store.content_delete(user=request.user, path=path or "")
+        return Response(status=204)
+
+
+class CheckpointsApi(ContentsApiBase):
+    @extend_schema(responses={200: dict}, summary="List a file's checkpoints")
+    def get(self, request: Request, path: str) -> Response:
+        return Response(store.checkpoint_list(user=request.user, path=path))
+
+    @extend_schema(request=None, responses={201: dict}, summary="Checkpoint the current version")
+    def post(self, request: Request, path: str) -> Response:
+        checkpoint = store.checkpoint_create(user=request.user, path=path)
+        return Response(checkpoint, status=201)
+
+
+class CheckpointApi(ContentsApiBase):
+    @extend_schema(request=None, responses={204: None}, summary="Restore a checkpoint")
+    def post(self, request: Request, path: str, checkpoint_id: str) -> Response:
+        store.checkpoint_restore(user=request.user, path=path or "", checkpoint_id=checkpoint_id)
+        return Response(status=204)
+
+    @extend_schema(responses={204: None}, summary="Delete a checkpoint")
+    def delete(self, request: Request, path: str, checkpoint_id: str) -> Response:
+        store.checkpoint_delete(user=request.user, path=path or "", checkpoint_id=checkpoint_id)
+        return Response(status=204)
