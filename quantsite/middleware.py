@@ -1,6 +1,10 @@
 """Site-wide request guards."""
 
+import io
+import zlib
 from collections.abc import Callable
+
+from django.conf import settings
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -55,3 +59,33 @@ class FrameAncestorsMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
         return response
+
+
+class GzipRequestMiddleware:
+    """Accept ``Content-Encoding: gzip`` request bodies (large notebook saves from hubs).
+
+    The body is inflated up to ``DATA_UPLOAD_MAX_MEMORY_SIZE`` or the notebook size limit,
+    whichever is larger; past that, or if it is not valid gzip, the answer is a clear 4xx.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.headers.get("Content-Encoding", "").lower() == "gzip":
+            limit = max(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, settings.NOTEBOOK_MAX_FILE_BYTES * 2)
+            inflater = zlib.decompressobj(wbits=31)
+            try:
+                body = inflater.decompress(request.read(limit + 1), limit + 1)
+            except zlib.error:
+                return JsonResponse({"detail": "The body is not valid gzip."}, status=400)
+            if len(body) > limit or inflater.unconsumed_tail:
+                return JsonResponse(
+                    {"detail": f"The request body is over the limit of {limit} bytes."}, status=413
+                )
+            request._body = body
+            request._stream = io.BytesIO(body)
+            request._read_started = False
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            del request.META["HTTP_CONTENT_ENCODING"]
+        return self.get_response(request)

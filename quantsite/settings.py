@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "quantsite.middleware.GzipRequestMiddleware",
     "quantsite.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -262,6 +263,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "quantsite.api.exception_handler",
+    # "?format=" belongs to Jupyter's contents API (text/base64), not to renderer selection.
+    "URL_FORMAT_OVERRIDE": None,
 }
 # The largest JSON body an API takes unless a view says otherwise. Django's own limit is the
 # same: the OAuth layer reads the body while checking a bearer token, before any parser.

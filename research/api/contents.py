@@ -8,6 +8,8 @@ user's server) reach the caller's own files only.
 from urllib.parse import quote
 
 from django.conf import settings
+from django.utils.decorators import method_decorator
+from django.views.decorators.gzip import gzip_page
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
 from rest_framework.request import Request
@@ -47,6 +49,7 @@ class ContentsApiBase(APIView):
             raise store.ContentsError(403, "This token does not belong to a user.")
 
 
+@method_decorator(gzip_page, name="dispatch")  # notebooks are large; JSON compresses well
 class ContentsApi(ContentsApiBase):
     @extend_schema(
         parameters=[

@@ -317,6 +317,11 @@ def content_save(*, user: User, path: str, model: dict) -> tuple[dict, bool]:
         ContentEntry.objects.filter(pk=entry.pk).update(
             content=stored, size=len(data), hash=digest, key_id=key, last_modified=now
         )
+    if model["type"] == "notebook" and not entry.checkpoints.exists():
+        # As Jupyter's own manager does: a notebook always has a checkpoint to go back to.
+        ContentCheckpoint.objects.create(
+            entry=entry, content=stored, size=len(data), key_id=key, created=now
+        )
     result = content_get(user=user, path=path, content=False, include_hidden=True)
     return result, created
 

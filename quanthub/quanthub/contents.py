@@ -1,0 +1,333 @@
+"""Notebooks live on the site: a jupyter_server ContentsManager over the site's contents API.
+
+``QuantsiteContentsManager`` is a drop-in replacement for jupyter_server's default manager
+(PGContents' idea, with the database behind the site's API): the same models, errors and
+behaviour for JupyterLab, one HTTP round trip per operation where possible, a pooled
+keep-alive connection, and gzip for large bodies both ways. Its credential is the user's
+server token (scope ``notebooks``), which reaches that user's files only.
+
+Optionally (like PGContents' HybridContentsManager) a directory of the hub's disk is mounted
+read-only at ``readonly_mount`` (``QUANTHUB_READONLY_DIR`` at ``QUANTHUB_READONLY_MOUNT``), for
+example shared example notebooks.
+"""
+
+import gzip
+import json
+import os
+from datetime import datetime
+from urllib.parse import quote
+
+import httpx
+import nbformat
+from jupyter_server.services.contents.checkpoints import AsyncCheckpoints
+from jupyter_server.services.contents.filemanager import AsyncFileContentsManager
+from jupyter_server.services.contents.manager import AsyncContentsManager
+from tornado import web
+from traitlets import Float, Instance, Integer, Unicode, default
+
+
+def _datetime(value):
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+
+
+def _dates(model: dict) -> dict:
+    for key in ("created", "last_modified"):
+        if key in model:
+            model[key] = _datetime(model[key])
+    if model.get("type") == "directory" and isinstance(model.get("content"), list):
+        for child in model["content"]:
+            _dates(child)
+    return model
+
+
+class SiteClient:
+    """The manager's HTTP client: one pooled connection, JSON in and out, Jupyter errors."""
+
+    def __init__(self, site_url: str, token: str, timeout: float, compress_min_bytes: int):
+        self.base = f"{site_url.rstrip('/')}/api/contents"
+        self.compress_min_bytes = compress_min_bytes
+        self.http = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"},
+            timeout=timeout,
+            limits=httpx.Limits(max_keepalive_connections=4, max_connections=8),
+        )
+
+    def url(self, path: str, *suffix: str) -> str:
+        parts = [quote(path.strip("/"))] if path.strip("/") else []
+        return "/".join([self.base, *parts, *suffix])
+
+    async def request(self, method: str, url: str, *, params=None, body=None):
+        headers, content = {}, None
+        if body is not None:
+            content = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+            if len(content) >= self.compress_min_bytes:
+                content = gzip.compress(content, compresslevel=1)
+                headers["Content-Encoding"] = "gzip"
+        try:
+            response = await self.http.request(
+                method, url, params=params, content=content, headers=headers
+            )
+        except httpx.HTTPError as error:
+            raise web.HTTPError(503, f"The notebook store is unreachable: {error}") from None
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail") or response.text
+            except ValueError:
+                detail = response.text[:300]
+            raise web.HTTPError(response.status_code, str(detail))
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+
+class QuantsiteCheckpoints(AsyncCheckpoints):
+    """Checkpoints kept by the site: many per file; they move and go with their file there."""
+
+    contents_manager = Instance("quanthub.contents.QuantsiteContentsManager", allow_none=True)
+
+    def _client(self, contents_mgr=None) -> SiteClient:
+        return (contents_mgr or self.parent).site
+
+    async def create_checkpoint(self, contents_mgr, path):
+        client = self._client(contents_mgr)
+        return _dates(await client.request("POST", client.url(path, "checkpoints")))
+
+    async def restore_checkpoint(self, contents_mgr, checkpoint_id, path):
+        client = self._client(contents_mgr)
+        await client.request("POST", client.url(path, "checkpoints", quote(str(checkpoint_id))))
+
+    async def list_checkpoints(self, path):
+        client = self._client()
+        return [_dates(c) for c in await client.request("GET", client.url(path, "checkpoints"))]
+
+    async def delete_checkpoint(self, checkpoint_id, path):
+        client = self._client()
+        await client.request("DELETE", client.url(path, "checkpoints", quote(str(checkpoint_id))))
+
+    async def rename_checkpoint(self, checkpoint_id, old_path, new_path):
+        """Nothing to do: the site moves checkpoints with their file, in the same transaction."""
+
+    async def rename_all_checkpoints(self, old_path, new_path):
+        """Nothing to do: the site moves checkpoints with their file, in the same transaction."""
+
+    async def delete_all_checkpoints(self, path):
+        """Nothing to do: deleting a file on the site deletes its checkpoints with it."""
+
+
+class QuantsiteContentsManager(AsyncContentsManager):
+    """jupyter_server's ContentsManager over the site's ``/api/contents``."""
+
+    site_url = Unicode(config=True, help="The site's base URL (QUANTHUB_SITE_URL).")
+    api_token = Unicode(
+        config=True, help="This server's credential, scope notebooks (QUANTHUB_CONTENTS_TOKEN)."
+    )
+    request_timeout = Float(120.0, config=True, help="Seconds before a call to the site fails.")
+    compress_min_bytes = Integer(
+        64 * 1024, config=True, help="Request bodies from this size on are sent gzipped."
+    )
+    readonly_dir = Unicode(
+        config=True, help="A directory of this machine mounted read-only (QUANTHUB_READONLY_DIR)."
+    )
+    readonly_mount = Unicode(
+        "examples", config=True,
+        help="Where the read-only directory appears (QUANTHUB_READONLY_MOUNT).",
+    )
+
+    @default("site_url")
+    def _site_url_default(self):
+        return os.environ.get("QUANTHUB_SITE_URL", "")
+
+    @default("api_token")
+    def _api_token_default(self):
+        return os.environ.get("QUANTHUB_CONTENTS_TOKEN", "")
+
+    @default("readonly_dir")
+    def _readonly_dir_default(self):
+        return os.environ.get("QUANTHUB_READONLY_DIR", "")
+
+    @default("readonly_mount")
+    def _readonly_mount_default(self):
+        return os.environ.get("QUANTHUB_READONLY_MOUNT", "examples").strip("/") or "examples"
+
+    @default("checkpoints_class")
+    def _checkpoints_class_default(self):
+        return QuantsiteCheckpoints
+
+    @property
+    def site(self) -> SiteClient:
+        if getattr(self, "_site", None) is None:
+            if not self.site_url or not self.api_token:
+                raise web.HTTPError(
+                    500, "QuantsiteContentsManager needs QUANTHUB_SITE_URL and "
+                    "QUANTHUB_CONTENTS_TOKEN"
+                )
+            self._site = SiteClient(
+                self.site_url, self.api_token, self.request_timeout, self.compress_min_bytes
+            )
+        return self._site
+
+    # -- the read-only mount -----------------------------------------------------------------
+
+    @property
+    def _readonly(self) -> AsyncFileContentsManager | None:
+        if not self.readonly_dir:
+            return None
+        if getattr(self, "_readonly_manager", None) is None:
+            self._readonly_manager = AsyncFileContentsManager(
+                root_dir=self.readonly_dir, parent=self, checkpoints_class=AsyncCheckpoints
+            )
+        return self._readonly_manager
+
+    def _mounted(self, path: str) -> str | None:
+        """The path inside the read-only mount, or None if ``path`` is not under it."""
+        path = path.strip("/")
+        if self._readonly is None:
+            return None
+        mount = self.readonly_mount
+        if path == mount:
+            return ""
+        if path.startswith(mount + "/"):
+            return path[len(mount) + 1 :]
+        return None
+
+    def _refuse_readonly(self, *paths: str) -> None:
+        if any(self._mounted(p) is not None for p in paths):
+            raise web.HTTPError(403, f"{self.readonly_mount}/ is read-only")
+
+    def _rebase(self, model: dict) -> dict:
+        model["path"] = "/".join(p for p in (self.readonly_mount, model["path"]) if p)
+        model["writable"] = False
+        if model.get("name") == "" or model["path"] == self.readonly_mount:
+            model["name"] = self.readonly_mount
+        if model.get("type") == "directory" and isinstance(model.get("content"), list):
+            for child in model["content"]:
+                self._rebase(child)
+        return model
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def is_hidden(self, path):
+        return any(part.startswith(".") for part in path.strip("/").split("/") if part)
+
+    async def _model(self, path: str, **params):
+        client = self.site
+        try:
+            return await client.request("GET", client.url(path), params=params)
+        except web.HTTPError as error:
+            if error.status_code == 404:
+                return None
+            raise
+
+    async def file_exists(self, path=""):
+        inner = self._mounted(path)
+        if inner is not None:
+            return await self._readonly.file_exists(inner)
+        model = await self._model(path, content="0")
+        return model is not None and model["type"] != "directory"
+
+    async def dir_exists(self, path):
+        if not path.strip("/"):
+            return True
+        inner = self._mounted(path)
+        if inner is not None:
+            return await self._readonly.dir_exists(inner)
+        model = await self._model(path, content="0")
+        return model is not None and model["type"] == "directory"
+
+    async def exists(self, path):
+        if not path.strip("/"):
+            return True
+        inner = self._mounted(path)
+        if inner is not None:
+            return await self._readonly.exists(inner)
+        return await self._model(path, content="0") is not None
+
+    async def get(self, path, content=True, type=None, format=None, require_hash=False):
+        path = path.strip("/")
+        inner = self._mounted(path)
+        if inner is not None:
+            model = await self._readonly.get(
+                inner, content=content, type=type, format=format, require_hash=require_hash
+            )
+            return self._rebase(model)
+        params = {"content": "1" if content else "0"}
+        if type:
+            params["type"] = type
+        if format:
+            params["format"] = format
+        if require_hash:
+            params["hash"] = "1"
+        if self.allow_hidden:
+            params["hidden"] = "1"
+        client = self.site
+        model = _dates(await client.request("GET", client.url(path), params=params))
+        if path == "" and self._readonly is not None and content:
+            mount = await self._readonly.get("", content=False)
+            model["content"].append(self._rebase(mount))
+        if model["type"] == "notebook" and content:
+            nb = nbformat.from_dict(model["content"])
+            self.mark_trusted_cells(nb, path)
+            model["content"] = nb
+            self.validate_notebook_model(model)
+        self.emit(data={"action": "get", "path": path})
+        return model
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def save(self, model, path=""):
+        path = path.strip("/")
+        self._refuse_readonly(path)
+        self.run_pre_save_hooks(model=model, path=path)
+        if "type" not in model:
+            raise web.HTTPError(400, "No file type provided")
+        if "content" not in model and model["type"] != "directory":
+            raise web.HTTPError(400, "No file content provided")
+        body = {k: v for k, v in model.items() if k in ("type", "format", "content", "chunk")}
+        if model["type"] == "notebook":
+            nb = nbformat.from_dict(model["content"])
+            self.check_and_sign(nb, path)
+            body["content"] = nb
+        client = self.site
+        saved = _dates(await client.request("PUT", client.url(path), body=body))
+        if model["type"] == "notebook":
+            self.validate_notebook_model(model)
+            if model.get("message"):
+                saved["message"] = model["message"]
+        self.run_post_save_hooks(model=saved, os_path=path)
+        self.emit(data={"action": "save", "path": path})
+        return saved
+
+    async def new_untitled(self, path="", type="", ext=""):
+        """One round trip: the site picks the free name ("Untitled1.ipynb", ...)."""
+        path = path.strip("/")
+        self._refuse_readonly(path)
+        if not await self.dir_exists(path):
+            raise web.HTTPError(404, f"No such directory: {path}")
+        if not type:
+            type = "notebook" if ext == ".ipynb" else "file"
+        if type == "notebook" and not ext:
+            ext = ".ipynb"
+        client = self.site
+        return _dates(await client.request("POST", client.url(path), body={"type": type, "ext": ext}))
+
+    async def delete_file(self, path):
+        self._refuse_readonly(path)
+        client = self.site
+        await client.request("DELETE", client.url(path))
+
+    async def rename_file(self, old_path, new_path):
+        self._refuse_readonly(old_path, new_path)
+        client = self.site
+        await client.request("PATCH", client.url(old_path), body={"path": new_path.strip("/")})
+
+    async def delete(self, path):
+        path = path.strip("/")
+        if not path:
+            raise web.HTTPError(400, "Can't delete root")
+        await self.delete_file(path)
+        self.emit(data={"action": "delete", "path": path})
+
+    async def rename(self, old_path, new_path):
+        await self.rename_file(old_path.strip("/"), new_path.strip("/"))
+        self.emit(data={"action": "rename", "path": new_path, "source_path": old_path})
