@@ -31,6 +31,9 @@ run: migrate node_modules/.installed
 
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	# jupyter_server's own contents tests against quanthub's ContentsManager (own session)
+	$(BIN)/python -m pytest -c quanthub/tests/upstream/pytest.ini \
+		--confcutdir=quanthub/tests/upstream quanthub/tests/upstream
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

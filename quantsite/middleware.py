@@ -5,7 +5,6 @@ import zlib
 from collections.abc import Callable
 
 from django.conf import settings
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

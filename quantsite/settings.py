@@ -325,6 +325,8 @@ DISCOVERY_RETRY_AFTER = env_int("DISCOVERY_RETRY_AFTER", 5)
 # ------------------------------------------------------------------------------
 # The largest file a user may store, in bytes of the file itself (before encryption).
 NOTEBOOK_MAX_FILE_BYTES = env_int("NOTEBOOK_MAX_FILE_BYTES", 50 * 1024 * 1024)
+# The most a directory copy may duplicate at once, in bytes.
+NOTEBOOK_MAX_COPY_BYTES = env_int("NOTEBOOK_MAX_COPY_BYTES", 500 * 1024 * 1024)
 # Checkpoints kept per file: 0 keeps every one; N keeps the newest N.
 NOTEBOOK_CHECKPOINTS_KEEP = env_int("NOTEBOOK_CHECKPOINTS_KEEP", 0)
 # Master keys for encryption at rest (Fernet keys, newest first); empty: stored in plain text.

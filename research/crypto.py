@@ -34,7 +34,9 @@ def current_key_id() -> str:
 @lru_cache(maxsize=4096)
 def _user_fernet(master_key: str, user_id: int) -> Fernet:
     derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"quantsite-notebooks",
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"quantsite-notebooks",
         info=f"user:{user_id}".encode(),
     ).derive(base64.urlsafe_b64decode(master_key))
     return Fernet(base64.urlsafe_b64encode(derived))

@@ -249,3 +249,6 @@ class ContentCheckpoint(models.Model):
     class Meta:
         ordering = ["created", "pk"]
         indexes = [models.Index(fields=["entry", "created"], name="research_checkpoint_entry")]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.pk} of {self.entry_id}"

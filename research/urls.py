@@ -14,11 +14,13 @@ urlpatterns = [
     path("api/discovery/tokens", discovery.ServerTokenApi.as_view(), name="discovery-tokens"),
     re_path(
         r"^api/contents/(?P<path>.+)/checkpoints/(?P<checkpoint_id>[^/]+)$",
-        contents.CheckpointApi.as_view(), name="contents-checkpoint",
+        contents.CheckpointApi.as_view(),
+        name="contents-checkpoint",
     ),
     re_path(
         r"^api/contents/(?P<path>.+)/checkpoints$",
-        contents.CheckpointsApi.as_view(), name="contents-checkpoints",
+        contents.CheckpointsApi.as_view(),
+        name="contents-checkpoints",
     ),
     re_path(r"^api/contents(?:/(?P<path>.*))?$", contents.ContentsApi.as_view(), name="contents"),
 ]

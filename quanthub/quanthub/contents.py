@@ -23,7 +23,7 @@ from jupyter_server.services.contents.checkpoints import AsyncCheckpoints
 from jupyter_server.services.contents.filemanager import AsyncFileContentsManager
 from jupyter_server.services.contents.manager import AsyncContentsManager
 from tornado import web
-from traitlets import Float, Instance, Integer, Unicode, default
+from traitlets import Bool, Float, Instance, Integer, Unicode, default
 
 
 def _datetime(value):
@@ -126,11 +126,24 @@ class QuantsiteContentsManager(AsyncContentsManager):
     compress_min_bytes = Integer(
         64 * 1024, config=True, help="Request bodies from this size on are sent gzipped."
     )
+    hash_algorithm = Unicode("sha256", help="The site hashes contents with SHA-256.")
+    always_delete_dir = Bool(
+        True,
+        config=True,
+        help="Delete a directory with everything in it (there is no trash on the site).",
+    )
+    delete_to_trash = Bool(
+        False,
+        config=True,
+        help="Kept for compatibility with Jupyter's file manager: with this and "
+        "always_delete_dir both off, deleting a non-empty directory is refused.",
+    )
     readonly_dir = Unicode(
         config=True, help="A directory of this machine mounted read-only (QUANTHUB_READONLY_DIR)."
     )
     readonly_mount = Unicode(
-        "examples", config=True,
+        "examples",
+        config=True,
         help="Where the read-only directory appears (QUANTHUB_READONLY_MOUNT).",
     )
 
@@ -159,8 +172,8 @@ class QuantsiteContentsManager(AsyncContentsManager):
         if getattr(self, "_site", None) is None:
             if not self.site_url or not self.api_token:
                 raise web.HTTPError(
-                    500, "QuantsiteContentsManager needs QUANTHUB_SITE_URL and "
-                    "QUANTHUB_CONTENTS_TOKEN"
+                    500,
+                    "QuantsiteContentsManager needs QUANTHUB_SITE_URL and QUANTHUB_CONTENTS_TOKEN",
                 )
             self._site = SiteClient(
                 self.site_url, self.api_token, self.request_timeout, self.compress_min_bytes
@@ -269,9 +282,19 @@ class QuantsiteContentsManager(AsyncContentsManager):
             nb = nbformat.from_dict(model["content"])
             self.mark_trusted_cells(nb, path)
             model["content"] = nb
-            self.validate_notebook_model(model)
+            self._validate(model)
         self.emit(data={"action": "get", "path": path})
         return model
+
+    def _validate(self, model: dict) -> None:
+        """Validate once, as Jupyter's file manager does on read and write; a failure becomes
+        the model's "message" (the notebook is still served and saved, as in Jupyter)."""
+        validation_error = {}
+        try:
+            nbformat.validate(model["content"])
+        except nbformat.ValidationError as error:
+            validation_error["ValidationError"] = error
+        self.validate_notebook_model(model, validation_error)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -291,7 +314,7 @@ class QuantsiteContentsManager(AsyncContentsManager):
         client = self.site
         saved = _dates(await client.request("PUT", client.url(path), body=body))
         if model["type"] == "notebook":
-            self.validate_notebook_model(model)
+            self._validate(model)
             if model.get("message"):
                 saved["message"] = model["message"]
         self.run_post_save_hooks(model=saved, os_path=path)
@@ -309,12 +332,34 @@ class QuantsiteContentsManager(AsyncContentsManager):
         if type == "notebook" and not ext:
             ext = ".ipynb"
         client = self.site
-        return _dates(await client.request("POST", client.url(path), body={"type": type, "ext": ext}))
+        return _dates(
+            await client.request("POST", client.url(path), body={"type": type, "ext": ext})
+        )
+
+    async def copy(self, from_path, to_path=None):
+        """One round trip: the site copies the file, or the directory tree, as Jupyter's file
+        manager does (into a directory as "name-Copy1.ext"; else to the path given)."""
+        from_path = from_path.strip("/")
+        if to_path is None:
+            to_path = from_path.rpartition("/")[0]
+        to_path = to_path.strip("/")
+        self._refuse_readonly(to_path)
+        if self._mounted(from_path) is not None:
+            return await super().copy(from_path, to_path)  # out of the read-only mount
+        client = self.site
+        model = _dates(
+            await client.request("POST", client.url(to_path), body={"copy_from": from_path})
+        )
+        self.emit(data={"action": "copy", "path": model["path"], "source_path": from_path})
+        return model
 
     async def delete_file(self, path):
         self._refuse_readonly(path)
         client = self.site
-        await client.request("DELETE", client.url(path))
+        recursive = self.always_delete_dir or self.delete_to_trash
+        await client.request(
+            "DELETE", client.url(path), params=None if recursive else {"recursive": "0"}
+        )
 
     async def rename_file(self, old_path, new_path):
         self._refuse_readonly(old_path, new_path)

@@ -64,7 +64,8 @@ class ContentsApi(ContentsApiBase):
     )
     def get(self, request: Request, path: str = "") -> Response:
         model = store.content_get(
-            user=request.user, path=path or "",
+            user=request.user,
+            path=path or "",
             content=_flag(request, "content", True),
             type=request.query_params.get("type") or None,
             format=request.query_params.get("format") or None,
@@ -78,11 +79,15 @@ class ContentsApi(ContentsApiBase):
         if not isinstance(request.data, dict) or not request.data:
             raise store.ContentsError(400, "The body must be a contents model.")
         model, created = store.content_save(user=request.user, path=path or "", model=request.data)
-        return Response(model, status=201 if created else 200,
-                        headers={"Location": _location(model["path"])})
+        return Response(
+            model, status=201 if created else 200, headers={"Location": _location(model["path"])}
+        )
 
-    @extend_schema(request=dict, responses={201: dict},
-                   summary="New untitled file/notebook/directory, or a copy")
+    @extend_schema(
+        request=dict,
+        responses={201: dict},
+        summary="New untitled file/notebook/directory, or a copy",
+    )
     def post(self, request: Request, path: str = "") -> Response:
         body = request.data if request.data else {}
         model = store.content_new(user=request.user, path=path or "", model=body)
@@ -91,14 +96,17 @@ class ContentsApi(ContentsApiBase):
     @extend_schema(request=dict, responses={200: dict}, summary="Rename or move")
     def patch(self, request: Request, path: str = "") -> Response:
         if not isinstance(request.data, dict) or "path" not in request.data:
-            raise store.ContentsError(400, "A rename needs {\"path\": new path}.")
-        model = store.content_rename(user=request.user, old_path=path or "",
-                                     new_path=request.data["path"])
+            raise store.ContentsError(400, 'A rename needs {"path": new path}.')
+        model = store.content_rename(
+            user=request.user, old_path=path or "", new_path=request.data["path"]
+        )
         return Response(model, headers={"Location": _location(model["path"])})
 
     @extend_schema(responses={204: None}, summary="Delete")
     def delete(self, request: Request, path: str = "") -> Response:
-        store.content_delete(user=request.user, path=path or "")
+        store.content_delete(
+            user=request.user, path=path or "", recursive=_flag(request, "recursive", True)
+        )
         return Response(status=204)
 
 

@@ -114,8 +114,14 @@ def _is_notebook(path: str, type: str | None) -> bool:
 
 
 def content_get(
-    *, user: User, path: str, content: bool = True, type: str | None = None,
-    format: str | None = None, require_hash: bool = False, include_hidden: bool = False,
+    *,
+    user: User,
+    path: str,
+    content: bool = True,
+    type: str | None = None,
+    format: str | None = None,
+    require_hash: bool = False,
+    include_hidden: bool = False,
 ) -> dict:
     """The Jupyter model at ``path``: 404 if absent, 400 if it is not of the ``type`` asked."""
     path = normalize_path(path)
@@ -124,14 +130,14 @@ def content_get(
     if format not in (None, "text", "base64"):
         raise ContentsError(400, f"Unknown format {format!r}")
     if path == "":
-        return _dir_model(user, "", None, content=content, include_hidden=include_hidden,
-                          type=type)
+        return _dir_model(user, "", None, content=content, include_hidden=include_hidden, type=type)
     entry = _entry(user, path)
     if entry is None:
         raise ContentsError(404, f"No such file or directory: {path}")
     if entry.type == DIRECTORY:
-        return _dir_model(user, path, entry, content=content, include_hidden=include_hidden,
-                          type=type)
+        return _dir_model(
+            user, path, entry, content=content, include_hidden=include_hidden, type=type
+        )
     if type == "directory":
         raise ContentsError(400, f"{path} is not a directory")
     if _is_notebook(path, type):
@@ -158,8 +164,9 @@ def _dir_model(user, path, entry, *, content, include_hidden, type) -> dict:
 
 
 def _listing_model(entry: ContentEntry) -> dict:
-    model = _base_model(entry.path, created=entry.created, last_modified=entry.last_modified,
-                        size=entry.size)
+    model = _base_model(
+        entry.path, created=entry.created, last_modified=entry.last_modified, size=entry.size
+    )
     if entry.type == DIRECTORY:
         model["type"] = "directory"
     elif entry.path.endswith(".ipynb"):
@@ -175,25 +182,36 @@ def _hash_fields(data: bytes) -> dict:
 
 
 def _notebook_model(entry: ContentEntry, *, content: bool, require_hash: bool) -> dict:
-    model = _base_model(entry.path, created=entry.created, last_modified=entry.last_modified,
-                        size=entry.size)
+    model = _base_model(
+        entry.path, created=entry.created, last_modified=entry.last_modified, size=entry.size
+    )
     model["type"] = "notebook"
     if content or require_hash:
         data = _bytes_of(entry)
         if content:
-            try:
-                model["content"] = json.loads(data)
-            except (ValueError, UnicodeDecodeError):
-                raise ContentsError(400, f"Unreadable Notebook: {entry.path}") from None
+            model["content"] = _notebook_json(data, entry.path)
             model["format"] = "json"
         if require_hash:
             model.update(_hash_fields(data))
     return model
 
 
+def _notebook_json(data: bytes, path: str) -> dict:
+    """The notebook as Jupyter reads it (multi-line strings rejoined; old versions upgraded),
+    without schema validation: the server validates what it is given, as Jupyter does."""
+    try:
+        raw = json.loads(data)
+        if raw.get("nbformat") == 4:
+            return nbformat.v4.to_notebook_json(raw)
+        return nbformat.reads(data.decode("utf-8"), as_version=4)
+    except (ValueError, UnicodeDecodeError, AttributeError, TypeError, KeyError):
+        raise ContentsError(400, f"Unreadable Notebook: {path}") from None
+
+
 def _file_model(entry, *, content: bool, format: str | None, require_hash: bool) -> dict:
-    model = _base_model(entry.path, created=entry.created, last_modified=entry.last_modified,
-                        size=entry.size)
+    model = _base_model(
+        entry.path, created=entry.created, last_modified=entry.last_modified, size=entry.size
+    )
     model["type"] = "file"
     model["mimetype"] = mimetypes.guess_type(entry.name)[0]
     if content or require_hash:
@@ -283,8 +301,13 @@ def content_save(*, user: User, path: str, model: dict) -> tuple[dict, bool]:
             raise ContentsError(400, f"Not a directory: {path}")
         if entry is None:
             ContentEntry.objects.create(
-                user=user, path=path, parent=parent, name=_split(path)[1], type=DIRECTORY,
-                created=now, last_modified=now,
+                user=user,
+                path=path,
+                parent=parent,
+                name=_split(path)[1],
+                type=DIRECTORY,
+                created=now,
+                last_modified=now,
             )
         return content_get(user=user, path=path, content=False, include_hidden=True), entry is None
 
@@ -307,9 +330,17 @@ def content_save(*, user: User, path: str, model: dict) -> tuple[dict, bool]:
         try:
             with transaction.atomic():
                 entry = ContentEntry.objects.create(
-                    user=user, path=path, parent=parent, name=_split(path)[1], type=FILE,
-                    content=stored, size=len(data), hash=digest, key_id=key,
-                    created=now, last_modified=now,
+                    user=user,
+                    path=path,
+                    parent=parent,
+                    name=_split(path)[1],
+                    type=FILE,
+                    content=stored,
+                    size=len(data),
+                    hash=digest,
+                    key_id=key,
+                    created=now,
+                    last_modified=now,
                 )
         except IntegrityError:
             raise ContentsError(409, f"{path} was created by another save; try again.") from None
@@ -348,23 +379,16 @@ def content_new(*, user: User, path: str, model: dict) -> dict:
     """POST: a new untitled file, notebook or directory in directory ``path``, or a copy
     (``{"copy_from": path}``) into it. Returns the new model (without content)."""
     directory = normalize_path(path)
-    if directory and not ContentEntry.objects.filter(
-        user=user, path=directory, type=DIRECTORY
-    ).exists():
-        raise ContentsError(404, f"No such directory: {directory}")
     if not isinstance(model, dict):
         raise ContentsError(400, "The body must be a JSON object.")
+    if (
+        directory
+        and not model.get("copy_from")
+        and not ContentEntry.objects.filter(user=user, path=directory, type=DIRECTORY).exists()
+    ):
+        raise ContentsError(404, f"No such directory: {directory}")
     if model.get("copy_from"):
-        source = normalize_path(model["copy_from"])
-        original = content_get(user=user, path=source, include_hidden=True)
-        if original["type"] == "directory":
-            raise ContentsError(400, "Copying directories is not supported.")
-        name = increment_filename(
-            user, directory, re.sub(r"-Copy\d*\.", ".", original["name"]), insert="-Copy"
-        )
-        target = f"{directory}/{name}" if directory else name
-        original.pop("path"), original.pop("name")
-        return content_save(user=user, path=target, model=original)[0]
+        return content_copy(user=user, from_path=model["copy_from"], to_path=directory)
     kind = model.get("type", "file")
     if kind not in UNTITLED:
         raise ContentsError(400, f"Unknown type {kind!r}")
@@ -383,6 +407,82 @@ def content_new(*, user: User, path: str, model: dict) -> dict:
     else:
         new = {"type": "directory"}
     return content_save(user=user, path=target, model=new)[0]
+
+
+_COPY = re.compile(r"\-Copy\d*\.")
+
+
+def _is_dir(user: User, path: str) -> bool:
+    return path == "" or ContentEntry.objects.filter(user=user, path=path, type=DIRECTORY).exists()
+
+
+@transaction.atomic
+def content_copy(*, user: User, from_path: str, to_path: str | None) -> dict:
+    """Copy a file or a directory tree, as Jupyter's file manager does.
+
+    ``to_path`` an existing directory: into it, as "name-Copy1.ext" if the name is taken;
+    for a file, any other ``to_path`` is the new file's path (its parent must exist); for a
+    directory, it is created. Returns the new model (without content).
+    """
+    source_path = normalize_path(from_path)
+    source = _entry(user, source_path)
+    if source is None:
+        raise ContentsError(404, f"No such file or directory: {source_path}")
+    from_dir, from_name = _split(source_path)
+    given = to_path is not None
+    to_path = normalize_path(to_path) if given else from_dir
+    if _is_dir(user, to_path):
+        name = increment_filename(user, to_path, _COPY.sub(".", from_name), insert="-Copy")
+        target = f"{to_path}/{name}" if to_path else name
+    elif source.type == DIRECTORY:
+        for depth, _ in enumerate(to_path.split("/"), start=1):
+            content_save(
+                user=user, path="/".join(to_path.split("/")[:depth]), model={"type": "directory"}
+            )
+        target = f"{to_path}/{_COPY.sub('.', from_name)}"
+    elif given:
+        target = to_path
+        parent = _split(to_path)[0]
+        if parent and not _is_dir(user, parent):
+            raise ContentsError(404, f"No such parent directory: {parent} to copy file in")
+    else:
+        raise ContentsError(404, f"No such directory: {to_path}")
+    if ContentEntry.objects.filter(user=user, path=target).exists():
+        raise ContentsError(409, f"File already exists: {target}")
+    if source.type != DIRECTORY:
+        model = content_get(user=user, path=source_path, type="file", format="base64")
+        return content_save(
+            user=user,
+            path=target,
+            model={"type": "file", "format": "base64", "content": model["content"]},
+        )[0]
+    now = timezone.now()
+    tree = ContentEntry.objects.filter(
+        Q(pk=source.pk) | Q(user=user, path__startswith=source_path + "/")
+    ).order_by("path")
+    total = sum(e.size or 0 for e in tree)
+    if total > settings.NOTEBOOK_MAX_COPY_BYTES:
+        raise ContentsError(400, f"{source_path} is too large to copy ({total} bytes).")
+    parent = _split(target)[0]
+    ContentEntry.objects.bulk_create(
+        [
+            ContentEntry(
+                user=user,
+                path=target + e.path[len(source_path) :],
+                parent=parent if e.pk == source.pk else target + e.parent[len(source_path) :],
+                name=_split(target)[1] if e.pk == source.pk else e.name,
+                type=e.type,
+                content=e.content,
+                size=e.size,
+                hash=e.hash,
+                key_id=e.key_id,
+                created=now,
+                last_modified=now,
+            )
+            for e in tree
+        ]
+    )
+    return content_get(user=user, path=target, content=False, include_hidden=True)
 
 
 @transaction.atomic
@@ -416,14 +516,21 @@ def content_rename(*, user: User, old_path: str, new_path: str) -> dict:
 
 
 @transaction.atomic
-def content_delete(*, user: User, path: str) -> None:
-    """Delete a file, or a directory with everything under it."""
+def content_delete(*, user: User, path: str, recursive: bool = True) -> None:
+    """Delete a file, or a directory with everything under it (unless ``recursive`` is off,
+    when a non-empty directory is refused, as Jupyter's file manager does without trash)."""
     path = normalize_path(path)
     if not path:
         raise ContentsError(400, "The root directory cannot be deleted.")
     entry = ContentEntry.objects.filter(user=user, path=path).first()
     if entry is None:
         raise ContentsError(404, f"File or directory does not exist: {path}")
+    if (
+        not recursive
+        and entry.type == DIRECTORY
+        and ContentEntry.objects.filter(user=user, parent=path).exists()
+    ):
+        raise ContentsError(400, f"Directory {path} not empty")
     ContentEntry.objects.filter(Q(pk=entry.pk) | Q(user=user, path__startswith=path + "/")).delete()
 
 
@@ -451,7 +558,10 @@ def checkpoint_create(*, user: User, path: str) -> dict:
     ``NOTEBOOK_CHECKPOINTS_KEEP`` (0 keeps all)."""
     entry = _file_entry(user, path, lock=True)
     checkpoint = ContentCheckpoint.objects.create(
-        entry=entry, content=entry.content, size=entry.size, key_id=entry.key_id,
+        entry=entry,
+        content=entry.content,
+        size=entry.size,
+        key_id=entry.key_id,
         created=timezone.now(),
     )
     keep = settings.NOTEBOOK_CHECKPOINTS_KEEP
@@ -463,7 +573,9 @@ def checkpoint_create(*, user: User, path: str) -> dict:
 
 def checkpoint_list(*, user: User, path: str) -> list[dict]:
     entry = _file_entry(user, path)
-    return [_checkpoint_model(c) for c in entry.checkpoints.defer("content").order_by("created", "pk")]
+    return [
+        _checkpoint_model(c) for c in entry.checkpoints.defer("content").order_by("created", "pk")
+    ]
 
 
 def _checkpoint(entry: ContentEntry, checkpoint_id: str) -> ContentCheckpoint:
@@ -481,8 +593,11 @@ def checkpoint_restore(*, user: User, path: str, checkpoint_id: str) -> None:
     checkpoint = _checkpoint(entry, checkpoint_id)
     data = crypto.unseal(user.pk, checkpoint.content, checkpoint.key_id)
     ContentEntry.objects.filter(pk=entry.pk).update(
-        content=checkpoint.content, size=checkpoint.size, key_id=checkpoint.key_id,
-        hash=hashlib.sha256(data).hexdigest(), last_modified=timezone.now(),
+        content=checkpoint.content,
+        size=checkpoint.size,
+        key_id=checkpoint.key_id,
+        hash=hashlib.sha256(data).hexdigest(),
+        last_modified=timezone.now(),
     )
 
 

@@ -2,7 +2,6 @@
 jupyter_server whose contents manager is QuantsiteContentsManager."""
 
 import pytest
-
 from tests.services.contents.test_api import *  # noqa: F403
 
 

@@ -1,7 +1,6 @@
 """jupyter_server's test_checkpoints.py, unchanged, against QuantsiteContentsManager."""
 
 import pytest
-
 from tests.services.contents.test_checkpoints import *  # noqa: F403
 
 
