@@ -137,6 +137,9 @@ else:
             # take the write lock when a transaction starts, so transactions that read, then
             # write, serialize instead of failing on a stale snapshot.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # Tests run a live server and real hubs against the test database: a file, not
+            # shared-cache memory (whose table locks fail at once instead of waiting).
+            "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets.config import Configurable
 
+from quanthub.spawn import make_pre_spawn_hook
+
 # Jupyter configuration the single-user servers read (labconfig/page_config.json).
 JUPYTER_CONFIG_DIR = Path(__file__).resolve().parent / "jupyter_config"
 
@@ -200,6 +202,9 @@ def configure(c, **values) -> Quanthub:
     config_path = [str(JUPYTER_CONFIG_DIR), environment.get("JUPYTER_CONFIG_PATH", "")]
     environment["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in config_path if p)
     c.Spawner.environment = environment
+    # Notebooks live on the site: every server stores through it, with its own credential.
+    args.append("--ServerApp.contents_manager_class=quanthub.contents.QuantsiteContentsManager")
+    c.Spawner.pre_spawn_hook = make_pre_spawn_hook(site, settings.client_id, settings.client_secret)
     c.Spawner.args = [*_list(c.Spawner.args), *args]
     c.Spawner.default_url = "/lab"
 

@@ -139,3 +139,32 @@ class Person:
 @pytest.fixture
 def person(site_url):
     return lambda username: Person(site_url, username)
+
+
+@pytest.fixture
+def make_user_files():
+    """Put files in a user's store through the site's service: {path: "notebook" | text}."""
+    import nbformat
+
+    from quantsite.accounts.models import User
+    from research.services.contents import content_save
+
+    def make(username: str, files: dict[str, str]) -> None:
+        user = User.objects.get(username=username)
+        for path, kind in files.items():
+            parts = path.split("/")
+            for depth in range(1, len(parts)):
+                content_save(user=user, path="/".join(parts[:depth]), model={"type": "directory"})
+            if kind == "notebook":
+                nb = nbformat.v4.new_notebook(metadata={"origin": "the site"})
+                content_save(
+                    user=user,
+                    path=path,
+                    model={"type": "notebook", "format": "json", "content": nb},
+                )
+            else:
+                content_save(
+                    user=user, path=path, model={"type": "file", "format": "text", "content": kind}
+                )
+
+    return make

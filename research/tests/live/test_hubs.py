@@ -128,3 +128,27 @@ def test_discovery_sees_the_hubs_version_and_capacity(start_hub):
     assert row.capacity == 12
     assert row.version.startswith("jupyterhub ")
     assert json.loads(json.dumps(row.state(row.last_heartbeat_at))) == "live"
+
+
+def test_a_users_server_stores_notebooks_on_the_site(start_hub, person, make_user_files):
+    hub = start_hub("hub-1")
+    hub.wait_ready()
+    hub_registered("hub-1")
+    ada = person("ada")
+    make_user_files("ada", {"research/alpha.ipynb": "notebook"})
+
+    hub_url = ada.open_lab()
+    listing = ada.http.get(f"{hub_url}/user/ada/api/contents/research", timeout=10)
+    notebook = ada.http.get(f"{hub_url}/user/ada/api/contents/research/alpha.ipynb", timeout=10)
+
+    assert listing.status_code == 200
+    assert [item["name"] for item in listing.json()["content"]] == ["alpha.ipynb"]
+    assert notebook.json()["content"]["metadata"]["origin"] == "the site"
+    # The server's credential reaches ada's files only, and dies with her assignment.
+    token = Assignment.objects.get(user__username="ada").user.oauth2_provider_accesstoken.get(
+        scope="notebooks"
+    )
+    assert token.application_id == Hub.objects.get(name="hub-1").application_id
+    hub.stop()
+    wait_until(lambda: not Assignment.objects.filter(ended_at__isnull=True).exists(), what="end")
+    assert not type(token).objects.filter(pk=token.pk).exists()
