@@ -56,3 +56,24 @@ def refuse_unsafe_production() -> None:
         raise SystemCheckError(
             "Refusing to start:\n" + "\n".join(f"{m.id}: {m.msg} {m.hint}" for m in errors)
         )
+
+
+@checks.register(TAG)
+def notebook_keys_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """NOTEBOOK_ENCRYPTION_KEYS must be Fernet keys, or nothing could be stored or read."""
+    from cryptography.fernet import Fernet
+
+    errors = []
+    for index, key in enumerate(settings.NOTEBOOK_ENCRYPTION_KEYS):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            errors.append(
+                checks.Error(
+                    f"NOTEBOOK_ENCRYPTION_KEYS entry {index + 1} is not a Fernet key.",
+                    hint="Make one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'",
+                    id="quantsite.E005",
+                )
+            )
+    return errors

@@ -77,13 +77,3 @@ def reseal(user_id: int, data: bytes, key: str) -> tuple[bytes, str]:
         return seal(user_id, bytes(data))
     rotator = MultiFernet([_user_fernet(keys[0], user_id), _user_fernet(_master_for(key), user_id)])
     return rotator.rotate(bytes(data)), key_id(keys[0])
-
-
-def validate_master_keys(keys: list[str]) -> None:
-    for master in keys:
-        try:
-            Fernet(master)
-        except (ValueError, TypeError) as error:
-            raise ImproperlyConfigured(
-                "NOTEBOOK_ENCRYPTION_KEYS must be Fernet keys (Fernet.generate_key())"
-            ) from error

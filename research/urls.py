@@ -5,6 +5,10 @@ from research.api import contents, discovery
 
 urlpatterns = [
     path("research", views.research, name="research"),
+    path("research/notebooks", views.notebooks, name="notebooks"),
+    path(
+        "research/notebooks/download/<path:path>", views.notebook_download, name="notebook-download"
+    ),
     path("api/discovery/start", discovery.HubStartApi.as_view(), name="discovery-start"),
     path(
         "api/discovery/heartbeat", discovery.HubHeartbeatApi.as_view(), name="discovery-heartbeat"

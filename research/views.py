@@ -1,15 +1,19 @@
+import base64
 from urllib.parse import quote
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from research.exceptions import NoHubAvailable
-from research.models import Hub
+from research.models import ContentEntry, Hub
 from research.services.assignment import assignment_locate
+from research.services.contents import ContentsError, content_get
 
 
 class ResearchForm(forms.Form):
@@ -62,4 +66,33 @@ def research(request: HttpRequest) -> HttpResponse:
     # The page frames its hub and nothing else; the site's own origin is there because the
     # hub's login passes through /o/authorize inside the frame. No one may frame this page.
     response["Content-Security-Policy"] = f"frame-ancestors 'none'; frame-src 'self' {hub.origin}"
+    return response
+
+
+@login_required
+@require_GET
+def notebooks(request: HttpRequest) -> HttpResponse:
+    """The user's notebooks on the site: size, last change, checkpoints, downloads."""
+    entries = (
+        ContentEntry.objects.filter(user=request.user, type=ContentEntry.Type.FILE)
+        .filter(name__endswith=".ipynb")
+        .annotate(checkpoint_count=Count("checkpoints"))
+        .defer("content")
+        .order_by("path")
+    )
+    return render(request, "research/notebooks.html", {"entries": entries})
+
+
+@login_required
+@require_GET
+def notebook_download(request: HttpRequest, path: str) -> HttpResponse:
+    """The file's bytes as an attachment (the user's own files only)."""
+    try:
+        model = content_get(user=request.user, path=path, type="file", format="base64")
+    except ContentsError as error:
+        return render(request, "404.html", {"message": error.message}, status=error.status_code)
+    response = HttpResponse(
+        base64.b64decode(model["content"]), content_type="application/octet-stream"
+    )
+    response["Content-Disposition"] = content_disposition_header(True, model["name"])
     return response
