@@ -201,6 +201,10 @@ def configure(c, **values) -> Quanthub:
     environment = _dict(c.Spawner.environment)
     config_path = [str(JUPYTER_CONFIG_DIR), environment.get("JUPYTER_CONFIG_PATH", "")]
     environment["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in config_path if p)
+    # A read-only directory of this machine shown to every user (shared examples), if set.
+    for name in ("QUANTHUB_READONLY_DIR", "QUANTHUB_READONLY_MOUNT"):
+        if os.environ.get(name):
+            environment[name] = os.environ[name]
     c.Spawner.environment = environment
     # Notebooks live on the site: every server stores through it, with its own credential.
     args.append("--ServerApp.contents_manager_class=quanthub.contents.QuantsiteContentsManager")
