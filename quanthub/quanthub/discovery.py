@@ -12,20 +12,18 @@ with scope ``discovery``, renewed before it expires.
 """
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
 import os
 import signal
-import time
-from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Float, Instance, Integer, Unicode, default
 from traitlets.config import Application
 
 from quanthub.config import Quanthub
+from quanthub.site import SiteCredentials
 
 log = logging.getLogger("quanthub.discovery")
 
@@ -74,32 +72,24 @@ class DiscoveryService(Application):
         super().initialize(argv)
         self.quanthub.check()
         self.max_heartbeat_failures = self.quanthub.max_heartbeat_failures
-        self._token = ""
-        self._token_expires = 0.0
+        q = self.quanthub
+        self.credentials = SiteCredentials(
+            q.site_url,
+            q.client_id,
+            q.client_secret,
+            renew_margin=self.token_renew_margin,
+            timeout=self.request_timeout,
+        )
 
     # -- talking to the site -----------------------------------------------------------------
 
-    async def _token_valid(self) -> str:
-        """A discovery token, fetched or renewed with the client-credentials grant."""
-        if self._token and time.monotonic() < self._token_expires - self.token_renew_margin:
-            return self._token
-        q = self.quanthub
-        basic = base64.b64encode(f"{q.client_id}:{q.client_secret}".encode()).decode()
-        body = await self._fetch(
-            f"{q.site_url}/o/token/",
-            method="POST",
-            body=urlencode({"grant_type": "client_credentials", "scope": "discovery"}),
-            headers={
-                "Authorization": f"Basic {basic}",
-                "Content-Type": "application/x-www-form-urlencoded",
-            },
-        )
-        self._token = body["access_token"]
-        self._token_expires = time.monotonic() + float(body.get("expires_in", 3600))
-        return self._token
-
     async def _site(self, path: str, payload: dict | None = None) -> dict:
-        token = await self._token_valid()
+        try:
+            token = await self.credentials.bearer()
+        except (TimeoutError, HTTPClientError, OSError, KeyError, ValueError) as error:
+            failure = SiteError(f"no discovery token: {error}")
+            failure.status = getattr(error, "code", None)
+            raise failure from None
         try:
             return await self._fetch(
                 f"{self.quanthub.site_url}/api/discovery/{path}",
@@ -109,7 +99,7 @@ class DiscoveryService(Application):
             )
         except SiteError as error:
             if getattr(error, "status", None) == 401:
-                self._token = ""  # revoked or expired early: fetch a new one next time
+                self.credentials.forget()  # revoked or expired early: a new one next time
             raise
 
     async def _fetch(self, url: str, **kwargs) -> dict:

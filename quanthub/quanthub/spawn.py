@@ -6,38 +6,11 @@ assigned to this hub, and revokes it when that assignment ends. The server recei
 environment and QuantsiteContentsManager uses it; the hub keeps no copy.
 """
 
-import base64
 import json
-import time
-from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-
-class SiteCredentials:
-    """The hub's discovery token (client credentials), fetched once and renewed when due."""
-
-    def __init__(self, site_url: str, client_id: str, client_secret: str):
-        self.site_url = site_url
-        self.basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-        self.token = ""
-        self.expires = 0.0
-
-    async def bearer(self) -> str:
-        if self.token and time.monotonic() < self.expires - 60:
-            return self.token
-        response = await AsyncHTTPClient().fetch(
-            HTTPRequest(
-                f"{self.site_url}/o/token/",
-                method="POST",
-                body=urlencode({"grant_type": "client_credentials", "scope": "discovery"}),
-                headers={"Authorization": f"Basic {self.basic}"},
-                request_timeout=15,
-            )
-        )
-        body = json.loads(response.body)
-        self.token, self.expires = body["access_token"], time.monotonic() + body["expires_in"]
-        return self.token
+from quanthub.site import SiteCredentials
 
 
 def make_pre_spawn_hook(site_url: str, client_id: str, client_secret: str):
@@ -64,7 +37,7 @@ def make_pre_spawn_hook(site_url: str, client_id: str, client_secret: str):
                 break
             except HTTPClientError as error:
                 if error.code == 401 and attempt == 1:
-                    credentials.token = ""  # revoked or expired early: once more, fresh
+                    credentials.forget()  # revoked or expired early: once more, fresh
                     continue
                 detail = (
                     error.response.body[:300].decode(errors="replace") if error.response else ""

@@ -24,7 +24,8 @@ async def test_the_mount_is_listed_at_the_root_and_readable(mounted):
 
     assert "examples" in [item["name"] for item in root["content"]]
     assert sorted(item["path"] for item in examples["content"]) == [
-        "examples/data", "examples/intro.ipynb",
+        "examples/data",
+        "examples/intro.ipynb",
     ]
     assert csv["content"] == "day,price\n1,10\n"
     assert csv["writable"] is False
