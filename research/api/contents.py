@@ -8,14 +8,13 @@ user's server) reach the caller's own files only.
 from urllib.parse import quote
 
 from django.conf import settings
-from django.utils.decorators import method_decorator
-from django.views.decorators.gzip import gzip_page
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from quantsite.api import gzip_json_response
 from research.services import contents as store
 
 BOOL = {"0": False, "1": True, "false": False, "true": True}
@@ -43,13 +42,16 @@ class ContentsApiBase(APIView):
     def max_body_bytes(self) -> int:
         return settings.NOTEBOOK_MAX_FILE_BYTES * 4 // 3 + 64 * 1024
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        return gzip_json_response(request, response)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if request.user is None or not request.user.is_authenticated:
             raise store.ContentsError(403, "This token does not belong to a user.")
 
 
-@method_decorator(gzip_page, name="dispatch")  # notebooks are large; JSON compresses well
 class ContentsApi(ContentsApiBase):
     @extend_schema(
         parameters=[

@@ -80,8 +80,10 @@ def _split(path: str) -> tuple[str, str]:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _entry(user: User, path: str) -> ContentEntry | None:
-    return ContentEntry.objects.filter(user=user, path=path).first()
+def _entry(user: User, path: str, *, with_content: bool = True) -> ContentEntry | None:
+    entries = ContentEntry.objects.filter(user=user, path=path)
+    # A notebook can be tens of megabytes: read its bytes only when they are asked for.
+    return (entries if with_content else entries.defer("content")).first()
 
 
 def _iso(value: dt.datetime) -> str:
@@ -131,7 +133,7 @@ def content_get(
         raise ContentsError(400, f"Unknown format {format!r}")
     if path == "":
         return _dir_model(user, "", None, content=content, include_hidden=include_hidden, type=type)
-    entry = _entry(user, path)
+    entry = _entry(user, path, with_content=content or require_hash)
     if entry is None:
         raise ContentsError(404, f"No such file or directory: {path}")
     if entry.type == DIRECTORY:
@@ -153,27 +155,27 @@ def _dir_model(user, path, entry, *, content, include_hidden, type) -> dict:
     model = _base_model(path, created=created, last_modified=modified, size=None)
     model["type"] = "directory"
     if content:
-        children = ContentEntry.objects.filter(user=user, parent=path).defer("content")
+        children = ContentEntry.objects.filter(user=user, parent=path).order_by("name")
         model["content"] = [
-            _listing_model(child)
-            for child in sorted(children, key=lambda child: child.name)
-            if include_hidden or not child.name.startswith(".")
+            _listing_model(*row)
+            for row in children.values_list(
+                "path", "name", "type", "size", "created", "last_modified"
+            )
+            if include_hidden or not row[1].startswith(".")
         ]
         model["format"] = "json"
     return model
 
 
-def _listing_model(entry: ContentEntry) -> dict:
-    model = _base_model(
-        entry.path, created=entry.created, last_modified=entry.last_modified, size=entry.size
-    )
-    if entry.type == DIRECTORY:
+def _listing_model(path, name, type, size, created, last_modified) -> dict:
+    model = _base_model(path, created=created, last_modified=last_modified, size=size)
+    if type == DIRECTORY:
         model["type"] = "directory"
-    elif entry.path.endswith(".ipynb"):
+    elif name.endswith(".ipynb"):
         model["type"] = "notebook"
     else:
         model["type"] = "file"
-        model["mimetype"] = mimetypes.guess_type(entry.name)[0]
+        model["mimetype"] = mimetypes.guess_type(name)[0]
     return model
 
 
@@ -294,7 +296,9 @@ def content_save(*, user: User, path: str, model: dict) -> tuple[dict, bool]:
         raise ContentsError(400, "No file content provided")
     parent = _require_parent(user, path)
     now = timezone.now()
-    entry = ContentEntry.objects.select_for_update().filter(user=user, path=path).first()
+    entry = (
+        ContentEntry.objects.select_for_update().filter(user=user, path=path).defer("content")
+    ).first()
 
     if model["type"] == "directory":
         if entry is not None and entry.type != DIRECTORY:
@@ -321,6 +325,7 @@ def content_save(*, user: User, path: str, model: dict) -> tuple[dict, bool]:
         if chunk != 1:
             if entry is None:
                 raise ContentsError(400, f"No first chunk for {path}")
+            entry.refresh_from_db(fields=["content", "key_id"])
             data = _bytes_of(entry) + data
     _check_size(len(data))
     stored, key = crypto.seal(user.pk, data)

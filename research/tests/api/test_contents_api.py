@@ -223,3 +223,16 @@ def test_my_notebooks_lists_and_downloads(ada_session):
     assert download.headers["Content-Disposition"] == 'attachment; filename="n.ipynb"'
     assert "".join(json.loads(download.content)["cells"][0]["source"]) == "mine"
     assert missing.status_code == 404
+
+
+def test_large_responses_are_gzipped_for_clients_that_accept_it(ada_session):
+    body = {"type": "file", "format": "text", "content": "word " * 40_000}
+    call(ada_session, "put", "big.txt", body)
+
+    zipped = ada_session.get("/api/contents/big.txt", HTTP_ACCEPT_ENCODING="gzip")
+    plain = ada_session.get("/api/contents/big.txt")
+
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(zipped.content))["content"] == body["content"]
+    assert "Content-Encoding" not in plain.headers
+    assert plain.json()["content"] == body["content"]
