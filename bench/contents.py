@@ -203,6 +203,9 @@ async def measure(base: str, token: str, disk_dir: str, database_url: str, label
 
 
 def main() -> None:
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-scale", action="store_true")
     args = parser.parse_args()

@@ -127,6 +127,10 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Send parameters apart from the SQL text (psycopg 3): a 10 MB notebook goes over as
+        # bytes instead of being escaped into the statement.
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -269,10 +273,10 @@ REST_FRAMEWORK = {
     # "?format=" belongs to Jupyter's contents API (text/base64), not to renderer selection.
     "URL_FORMAT_OVERRIDE": None,
 }
-# The largest JSON body an API takes unless a view says otherwise. Django's own limit is the
-# same: the OAuth layer reads the body while checking a bearer token, before any parser.
+# The largest JSON body an API takes unless a view says otherwise (the contents API takes a
+# file at NOTEBOOK_MAX_FILE_BYTES, base64 in JSON). Django's own cap on any body read into
+# memory is set in the notebook storage block below, to the largest of these.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quantsite API",
     "DESCRIPTION": "APIs of the Quantsite research platform. Bearer tokens come from /o/token/.",
@@ -334,6 +338,8 @@ NOTEBOOK_MAX_COPY_BYTES = env_int("NOTEBOOK_MAX_COPY_BYTES", 500 * 1024 * 1024)
 NOTEBOOK_CHECKPOINTS_KEEP = env_int("NOTEBOOK_CHECKPOINTS_KEEP", 0)
 # Master keys for encryption at rest (Fernet keys, newest first); empty: stored in plain text.
 NOTEBOOK_ENCRYPTION_KEYS = env_list("NOTEBOOK_ENCRYPTION_KEYS", [])
+# Django's cap on a request body read into memory: a notebook save at the size limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, NOTEBOOK_MAX_FILE_BYTES * 4 // 3 + 2**20)
 # How long a user's server credential lives (it also ends with the user's assignment).
 NOTEBOOK_SERVER_TOKEN_SECONDS = env_int("NOTEBOOK_SERVER_TOKEN_SECONDS", 12 * 60 * 60)
 
