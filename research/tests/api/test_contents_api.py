@@ -236,3 +236,14 @@ def test_large_responses_are_gzipped_for_clients_that_accept_it(ada_session):
     assert json.loads(gzip.decompress(zipped.content))["content"] == body["content"]
     assert "Content-Encoding" not in plain.headers
     assert plain.json()["content"] == body["content"]
+
+
+def test_a_notebook_larger_than_the_general_api_cap_saves(ada_session):
+    # The site's pages save through the session; a 3 MB notebook is over the 2 MB API cap.
+    nb = nb_body("big")
+    nb["content"]["cells"][0]["source"] = "x" * 3_000_000
+
+    response = call(ada_session, "put", "big.ipynb", nb)
+
+    assert response.status_code == 201
+    assert response.json()["size"] > 3_000_000
