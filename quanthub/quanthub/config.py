@@ -202,7 +202,11 @@ def configure(c, **values) -> Quanthub:
     config_path = [str(JUPYTER_CONFIG_DIR), environment.get("JUPYTER_CONFIG_PATH", "")]
     environment["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in config_path if p)
     # A read-only directory of this machine shown to every user (shared examples), if set.
-    for name in ("QUANTHUB_READONLY_DIR", "QUANTHUB_READONLY_MOUNT"):
+    for name in (
+        "QUANTHUB_READONLY_DIR",
+        "QUANTHUB_READONLY_MOUNT",
+        "QUANTHUB_CONTENTS_COMPRESS_MIN_BYTES",
+    ):
         if os.environ.get(name):
             environment[name] = os.environ[name]
     c.Spawner.environment = environment

@@ -3,7 +3,8 @@
 ``QuantsiteContentsManager`` is a drop-in replacement for jupyter_server's default manager
 (PGContents' idea, with the database behind the site's API): the same models, errors and
 behaviour for JupyterLab, one HTTP round trip per operation where possible, a pooled
-keep-alive connection, and gzip for large bodies both ways. Its credential is the user's
+keep-alive connection, and gzip both ways for large bodies when the link is slow enough to
+want it (``compress_min_bytes``). Its credential is the user's
 server token (scope ``notebooks``), which reaches that user's files only.
 
 Optionally (like PGContents' HybridContentsManager) a directory of the hub's disk is mounted
@@ -46,8 +47,9 @@ class SiteClient:
     def __init__(self, site_url: str, token: str, timeout: float, compress_min_bytes: int):
         self.base = f"{site_url.rstrip('/')}/api/contents"
         self.compress_min_bytes = compress_min_bytes
+        encoding = "gzip" if compress_min_bytes else "identity"
         self.http = httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"},
+            headers={"Authorization": f"Bearer {token}", "Accept-Encoding": encoding},
             timeout=timeout,
             limits=httpx.Limits(max_keepalive_connections=4, max_connections=8),
         )
@@ -61,7 +63,7 @@ class SiteClient:
         if body is not None:
             content = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-            if len(content) >= self.compress_min_bytes:
+            if self.compress_min_bytes and len(content) >= self.compress_min_bytes:
                 content = gzip.compress(content, compresslevel=1)
                 headers["Content-Encoding"] = "gzip"
         try:
@@ -124,7 +126,13 @@ class QuantsiteContentsManager(AsyncContentsManager):
     )
     request_timeout = Float(120.0, config=True, help="Seconds before a call to the site fails.")
     compress_min_bytes = Integer(
-        64 * 1024, config=True, help="Request bodies from this size on are sent gzipped."
+        0,
+        config=True,
+        help="Gzip request bodies from this size on, and ask for gzipped answers "
+        "(QUANTHUB_CONTENTS_COMPRESS_MIN_BYTES). 0, the default, sends and asks plain: between "
+        "a hub and the site on one network, gzipping megabytes of base64 images cost more "
+        "than it saved (a 10 MB save+get took 1.56 s gzipped, 0.57 s plain; bench/RESULTS.md). "
+        "Set it (e.g. 65536) when hubs reach the site over a slow link.",
     )
     hash_algorithm = Unicode("sha256", help="The site hashes contents with SHA-256.")
     always_delete_dir = Bool(
@@ -154,6 +162,10 @@ class QuantsiteContentsManager(AsyncContentsManager):
     @default("api_token")
     def _api_token_default(self):
         return os.environ.get("QUANTHUB_CONTENTS_TOKEN", "")
+
+    @default("compress_min_bytes")
+    def _compress_default(self):
+        return int(os.environ.get("QUANTHUB_CONTENTS_COMPRESS_MIN_BYTES", "0"))
 
     @default("readonly_dir")
     def _readonly_dir_default(self):
