@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "axes",
     "quantsite.accounts",
     "research",
+    "community",
 ]
 
 MIDDLEWARE = [
@@ -304,6 +305,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "oauth-tokens-clear": {"task": "quantsite.accounts.tasks.oauth_tokens_clear", "schedule": 3600},
+    "shared-notebook-render-sweep": {
+        "task": "community.tasks.shared_notebook_render_sweep",
+        "schedule": 60.0,
+    },
     "discovery-bookkeeping": {
         "task": "research.tasks.discovery_bookkeeping",
         "schedule": env_float("DISCOVERY_BOOKKEEPING_INTERVAL", 5.0),
@@ -362,13 +367,19 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Quantsite <noreply@qu
 # Static files (whitenoise)
 # https://whitenoise.readthedocs.io/en/stable/django.html
 # ------------------------------------------------------------------------------
+# Shared notebooks (.ipynb, rendered HTML) go to the default storage: files under var/media
+# in the embedded default.
+MEDIA_ROOT = VAR_DIR / "media"
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Outside production, serve straight from the source folders (no collectstatic needed).
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not PRODUCTION
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "media"},
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION

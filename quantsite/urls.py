@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/me", MeApi.as_view(), name="api-me"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("research.urls")),
+    path("", include("community.urls")),
     path("admin/", admin.site.urls),
 ]
 

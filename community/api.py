@@ -1,0 +1,68 @@
+from drf_spectacular.utils import extend_schema
+from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from community.services.sharing import shared_notebook_share
+from quantsite.api import validated
+from research.services.contents import ContentsError
+
+
+class ShowcaseCellField(serializers.Field):
+    """A cell index (int) or a cell id (str)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            raise serializers.ValidationError("A cell index or a cell id.")
+        if isinstance(data, str) and not 1 <= len(data) <= 64:
+            raise serializers.ValidationError("A cell id is 1 to 64 characters.")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class ShareApi(APIView):
+    """Share a notebook of the caller's store to the community (a new version on re-share)."""
+
+    permission_classes = [IsAuthenticatedOrTokenHasScope]
+    required_scopes = ["notebooks"]
+
+    class ShareInputSerializer(serializers.Serializer):
+        path = serializers.CharField(max_length=1024)
+        title = serializers.CharField(max_length=200)
+        description = serializers.CharField(max_length=20_000, allow_blank=True, default="")
+        showcase_cell = ShowcaseCellField()
+
+    class ShareOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        version = serializers.IntegerField()
+        url = serializers.CharField()
+
+    @extend_schema(
+        request=ShareInputSerializer,
+        responses={201: ShareOutputSerializer},
+        summary="Share a notebook",
+    )
+    def post(self, request: Request) -> Response:
+        if request.user is None or not request.user.is_authenticated:
+            raise ContentsError(403, "This token does not belong to a user.")
+        data = validated(self.ShareInputSerializer, request.data)
+        version = shared_notebook_share(
+            user=request.user,
+            path=data["path"],
+            title=data["title"],
+            description=data["description"],
+            showcase_cell=data["showcase_cell"],
+        )
+        topic = version.shared.topic
+        return Response(
+            {
+                "id": version.shared_id,
+                "version": version.number,
+                "url": f"/community/topics/{topic.pk}",
+            },
+            status=201,
+        )

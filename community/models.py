@@ -1,0 +1,89 @@
+"""Shared notebooks (each share of a path adds a version) and the forum topics about them."""
+
+from django.conf import settings
+from django.db import models
+
+
+class SharedNotebook(models.Model):
+    """A notebook a user shared, by its path in their store; re-sharing adds a version."""
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shared_notebooks"
+    )
+    source_path = models.CharField(max_length=1024)
+    clone_count = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "source_path"], name="community_shared_unique_source"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author}:{self.source_path}"
+
+
+class SharedNotebookVersion(models.Model):
+    """One version: the .ipynb, its rendered HTML and the showcase preview, in storage under
+    content-addressed keys (immutable; the same bytes share one object)."""
+
+    class RenderState(models.TextChoices):
+        PENDING = "pending", "rendering"
+        READY = "ready", "ready"
+        FAILED = "failed", "failed"
+
+    shared = models.ForeignKey(SharedNotebook, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    ipynb_key = models.CharField(max_length=255)
+    html_key = models.CharField(max_length=255, blank=True)
+    preview_html = models.TextField(blank=True)  # sanitized HTML of the showcase cell
+    showcase_cell = models.PositiveIntegerField()
+    render_state = models.CharField(
+        max_length=16, choices=RenderState.choices, default=RenderState.PENDING
+    )
+    render_error = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["shared", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["shared", "number"], name="community_version_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["render_state", "created"],
+                condition=models.Q(render_state="pending"),
+                name="community_version_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shared} v{self.number}"
+
+
+class Topic(models.Model):
+    """A forum topic; one per shared notebook (about its latest version), or plain talk."""
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="topics"
+    )
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)  # Markdown, as written
+    body_html = models.TextField(blank=True)  # sanitized, rendered when saved
+    shared_notebook = models.OneToOneField(
+        SharedNotebook, null=True, blank=True, on_delete=models.CASCADE, related_name="topic"
+    )
+    hidden = models.BooleanField(default=False)
+    locked = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["-created"], name="community_topic_latest")]
+
+    def __str__(self) -> str:
+        return self.title

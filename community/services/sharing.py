@@ -1,0 +1,108 @@
+"""Sharing a notebook from one's store to the forum, and cloning a shared one back."""
+
+import hashlib
+import posixpath
+
+import nbformat
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import transaction
+from django.db.models import F, Max
+
+from community.models import SharedNotebook, SharedNotebookVersion, Topic
+from community.sanitize import markdown_to_html
+from quantsite.accounts.models import User
+from research.services.contents import (
+    ContentsError,
+    content_get,
+    content_save,
+    increment_filename,
+)
+
+
+def storage():
+    return storages["default"]
+
+
+def store_immutable(data: bytes, suffix: str) -> str:
+    """Save ``data`` under a key named by its SHA-256 (once; the same bytes share one object)."""
+    key = f"shared/{hashlib.sha256(data).hexdigest()}{suffix}"
+    if not storage().exists(key):
+        storage().save(key, ContentFile(data))
+    return key
+
+
+def _showcase_index(nb, showcase_cell) -> int:
+    cells = nb.get("cells", [])
+    if isinstance(showcase_cell, bool) or not isinstance(showcase_cell, (int, str)):
+        raise ContentsError(400, "showcase_cell must be a cell index or a cell id.")
+    if isinstance(showcase_cell, int):
+        if not 0 <= showcase_cell < len(cells):
+            raise ContentsError(
+                400,
+                f"showcase_cell {showcase_cell} is out of range (the notebook has "
+                f"{len(cells)} cells).",
+            )
+        return showcase_cell
+    for index, cell in enumerate(cells):
+        if cell.get("id") == showcase_cell:
+            return index
+    raise ContentsError(400, f"No cell with id {showcase_cell!r} in the notebook.")
+
+
+def shared_notebook_share(
+    *, user: User, path: str, title: str, description: str, showcase_cell
+) -> SharedNotebookVersion:
+    """Share the notebook at ``path`` of ``user``'s store: a new version of its shared notebook
+    (the first share also opens its forum topic). Rendering is queued after commit.
+
+    Raises ``ContentsError``: 404 no such notebook, 400 not a valid notebook or a bad
+    showcase cell, 413 over the size limit.
+    """
+    model = content_get(user=user, path=path, type="notebook")
+    nb = model["content"]
+    try:
+        nbformat.validate(nbformat.from_dict(nb))
+    except nbformat.ValidationError as error:
+        raise ContentsError(400, f"Not a valid notebook: {error.message}") from None
+    index = _showcase_index(nb, showcase_cell)
+    data = nbformat.writes(nbformat.from_dict(nb)).encode()
+    if len(data) > settings.NOTEBOOK_MAX_FILE_BYTES:
+        raise ContentsError(413, "The notebook is over the size limit.")
+    key = store_immutable(data, ".ipynb")
+    with transaction.atomic():
+        shared, _ = SharedNotebook.objects.get_or_create(author=user, source_path=model["path"])
+        shared = SharedNotebook.objects.select_for_update().get(pk=shared.pk)
+        number = (shared.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = SharedNotebookVersion.objects.create(
+            shared=shared, number=number, ipynb_key=key, showcase_cell=index
+        )
+        Topic.objects.update_or_create(
+            shared_notebook=shared,
+            defaults={
+                "author": user,
+                "title": title,
+                "body": description,
+                "body_html": markdown_to_html(description),
+            },
+        )
+        from community.tasks import shared_notebook_render
+
+        transaction.on_commit(lambda: shared_notebook_render.delay(version.pk))
+    return version
+
+
+@transaction.atomic
+def shared_notebook_clone(*, version: SharedNotebookVersion, reader: User) -> str:
+    """Copy the version's notebook into ``reader``'s store under ``cloned/`` (a free name);
+    return the new path."""
+    with storage().open(version.ipynb_key, "rb") as handle:
+        data = handle.read()
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    content_save(user=reader, path="cloned", model={"type": "directory"})
+    name = increment_filename(reader, "cloned", posixpath.basename(version.shared.source_path))
+    path = f"cloned/{name}"
+    content_save(user=reader, path=path, model={"type": "notebook", "content": nb})
+    SharedNotebook.objects.filter(pk=version.shared_id).update(clone_count=F("clone_count") + 1)
+    return path

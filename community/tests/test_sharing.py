@@ -1,0 +1,217 @@
+"""Share, render (sanitized, sandboxed), show, clone."""
+
+import json
+
+import nbformat
+import pytest
+
+from community.models import SharedNotebookVersion, Topic
+from community.services.rendering import shared_notebook_render
+from research.services.contents import content_get, content_save
+
+pytestmark = pytest.mark.django_db
+
+PAYLOADS = [
+    "<script>alert('x')</script>",
+    '<img src=x onerror="alert(1)">',
+    '<a href="javascript:alert(1)">click</a>',
+    '<svg onload="alert(1)"><script>alert(2)</script></svg>',
+]
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media"},
+        },
+    }
+
+
+@pytest.fixture
+def ada(client, make_user):
+    user = make_user(username="ada")
+    client.force_login(user)
+    return user
+
+
+def hostile_notebook():
+    cells = [nbformat.v4.new_markdown_cell("# Strategy\n" + "\n".join(PAYLOADS))]
+    code = nbformat.v4.new_code_cell("plot()")
+    code.outputs = [
+        nbformat.v4.new_output("display_data", {"text/html": "".join(PAYLOADS)}),
+        nbformat.v4.new_output("display_data", {"image/png": "iVBORw0KGgo="}),
+    ]
+    cells.append(code)
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def save(user, path, nb):
+    content_save(user=user, path=path, model={"type": "notebook", "content": nb})
+
+
+def share(client, **body):
+    data = {
+        "path": "s.ipynb",
+        "title": "Momentum",
+        "description": "My **idea** <script>x</script>",
+        "showcase_cell": 1,
+        **body,
+    }
+    return client.post(
+        "/api/community/shares", data=json.dumps(data), content_type="application/json"
+    )
+
+
+def test_share_creates_a_topic_and_a_rendered_version(
+    client, ada, django_capture_on_commit_callbacks
+):
+    save(ada, "s.ipynb", hostile_notebook())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = share(client)
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["version"] == 1
+    topic = Topic.objects.get()
+    assert body["url"] == f"/community/topics/{topic.pk}"
+    assert "<script" not in topic.body_html and "<strong>idea</strong>" in topic.body_html
+    version = SharedNotebookVersion.objects.get()
+    assert version.render_state == "ready"  # rendered by the task after commit (inline here)
+
+
+def test_resharing_adds_a_version(client, ada, django_capture_on_commit_callbacks):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        share(client)
+        again = share(client, title="Momentum, revised")
+
+    assert again.json()["version"] == 2
+    assert Topic.objects.get().title == "Momentum, revised"
+    page = client.get(again.json()["url"]).content.decode()
+    assert "Viewing version 2 of 2" in page
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"showcase_cell": 7}, 400),
+        ({"showcase_cell": "no-such-id"}, 400),
+        ({"showcase_cell": True}, 400),
+        ({"path": "missing.ipynb"}, 404),
+        ({"title": ""}, 400),
+    ],
+)
+def test_bad_share_requests_get_a_clear_error(client, ada, body, status):
+    save(ada, "s.ipynb", hostile_notebook())
+
+    response = share(client, **body)
+
+    assert response.status_code == status
+    assert not SharedNotebookVersion.objects.exists()
+
+
+def test_an_invalid_notebook_cannot_be_shared(client, ada):
+    nb = hostile_notebook()
+    del nb.cells[0]["source"]
+    content_save(user=ada, path="s.ipynb", model={"type": "notebook", "content": nb})
+
+    response = share(client, showcase_cell=0)
+
+    assert response.status_code == 400
+    assert "Not a valid notebook" in response.json()["detail"]
+
+
+def test_rendered_html_carries_no_script_and_is_served_sandboxed(
+    client, ada, django_capture_on_commit_callbacks
+):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        share(client)
+    version = SharedNotebookVersion.objects.get()
+
+    rendered = client.get(f"/community/renders/{version.pk}.html")
+    html = rendered.content.decode()
+
+    assert rendered.status_code == 200
+    assert rendered.headers["Content-Security-Policy"].startswith("sandbox;")
+    assert "default-src 'none'" in rendered.headers["Content-Security-Policy"]
+    for needle in ["<script", "onerror", "onload", "javascript:"]:
+        assert needle not in html.lower()
+        assert needle not in version.preview_html.lower()
+    assert 'src="data:image/png;base64,' in html
+    topic_page = client.get(f"/community/topics/{version.shared.topic.pk}").content.decode()
+    assert '<iframe class="notebook-frame" sandbox ' in topic_page
+
+
+def test_render_is_idempotent(client, ada, django_capture_on_commit_callbacks):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        share(client)
+    version = SharedNotebookVersion.objects.get()
+    before = (version.html_key, version.rendered_at)
+
+    shared_notebook_render(version_id=version.pk)
+    version.refresh_from_db()
+
+    assert (version.html_key, version.rendered_at) == before
+
+
+def test_a_pending_version_shows_rendering(client, ada):
+    save(ada, "s.ipynb", hostile_notebook())
+    response = share(client)  # no on_commit callbacks run: the render is still queued
+
+    page = client.get(response.json()["url"]).content.decode()
+
+    assert "The notebook is rendering" in page
+
+
+def test_clone_copies_into_the_readers_cloned_folder(
+    client, ada, make_user, django_capture_on_commit_callbacks
+):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        share(client)
+    version = SharedNotebookVersion.objects.get()
+    bob = make_user(username="bob")
+    client.force_login(bob)
+
+    first = client.post(f"/community/versions/{version.pk}/clone")
+    second = client.post(f"/community/versions/{version.pk}/clone")
+
+    assert first.status_code == 302
+    assert first.headers["Location"] == "/research?path=cloned%2Fs.ipynb"
+    assert second.headers["Location"] == "/research?path=cloned%2Fs1.ipynb"
+    cloned = content_get(user=bob, path="cloned/s.ipynb")
+    assert cloned["content"]["cells"][1]["source"] == "plot()"
+    version.shared.refresh_from_db()
+    assert version.shared.clone_count == 2
+
+
+def test_clone_needs_login_and_post(client, ada, django_capture_on_commit_callbacks):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        share(client)
+    version = SharedNotebookVersion.objects.get()
+    wrong_verb = client.get(f"/community/versions/{version.pk}/clone")
+    client.logout()
+    anonymous = client.post(f"/community/versions/{version.pk}/clone")
+
+    assert wrong_verb.status_code == 405
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].startswith("/accounts/login/")
+
+
+def test_the_forum_lists_topics_with_previews(client, ada, django_capture_on_commit_callbacks):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        share(client)
+
+    html = client.get("/community").content.decode()
+
+    assert "Momentum" in html
+    assert 'class="preview"' in html
+    assert "<script" not in html.split('class="preview"')[1]

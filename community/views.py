@@ -1,0 +1,90 @@
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_POST
+
+from community.models import SharedNotebookVersion, Topic
+from community.services.sharing import shared_notebook_clone, storage
+
+# The page around a rendered notebook: our own, so its style can be trusted.
+RENDER_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
+body{{font:14px/1.5 system-ui,sans-serif;margin:1rem;color:#1d2433}}
+pre{{background:#f6f7fa;padding:.5rem;overflow:auto}} img{{max-width:100%}}
+.jp-InputPrompt,.jp-OutputPrompt{{display:none}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #dde2ea;padding:.2rem .4rem}}
+</style></head><body>{body}</body></html>"""
+
+# A rendered notebook is user content: a unique opaque origin (sandbox), no script, nothing
+# loaded from anywhere, and only the site's own pages may frame it.
+RENDER_CSP = (
+    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+)
+
+
+@require_GET
+def topic_list(request: HttpRequest) -> HttpResponse:
+    topics = (
+        Topic.objects.filter(hidden=False)
+        .select_related("author", "shared_notebook")
+        .order_by("-created")
+    )
+    page = Paginator(topics, 20).get_page(request.GET.get("page"))
+    # The newest ready version of each shared notebook on the page, in one query.
+    latest = {
+        v.shared_id: v
+        for v in SharedNotebookVersion.objects.filter(
+            shared__topic__in=page.object_list, render_state="ready"
+        ).order_by("shared", "number")
+    }
+    for topic in page:
+        topic.preview = latest.get(topic.shared_notebook_id)
+    return render(request, "community/topic_list.html", {"page": page})
+
+
+@require_GET
+def topic_detail(request: HttpRequest, topic_id: int) -> HttpResponse:
+    topic = get_object_or_404(Topic.objects.select_related("author"), pk=topic_id, hidden=False)
+    context = {"topic": topic}
+    if topic.shared_notebook_id:
+        versions = list(topic.shared_notebook.versions.order_by("number"))
+        number = request.GET.get("version")
+        version = next((v for v in versions if str(v.number) == number), versions[-1])
+        context.update(versions=versions, version=version, shared=topic.shared_notebook)
+    return render(request, "community/topic_detail.html", context)
+
+
+@xframe_options_sameorigin
+@require_GET
+def rendered_notebook(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = get_object_or_404(SharedNotebookVersion, pk=version_id, render_state="ready")
+    with storage().open(version.html_key, "rb") as handle:
+        body = handle.read().decode("utf-8")
+    response = HttpResponse(RENDER_PAGE.format(body=body), content_type="text/html")
+    response["Content-Security-Policy"] = RENDER_CSP
+    return response
+
+
+@require_GET
+def download(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = get_object_or_404(
+        SharedNotebookVersion.objects.select_related("shared"), pk=version_id
+    )
+    with storage().open(version.ipynb_key, "rb") as handle:
+        response = HttpResponse(handle.read(), content_type="application/x-ipynb+json")
+    name = version.shared.source_path.rsplit("/", 1)[-1]
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_POST
+def clone(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = get_object_or_404(
+        SharedNotebookVersion.objects.select_related("shared"), pk=version_id
+    )
+    path = shared_notebook_clone(version=version, reader=request.user)
+    return redirect(f"/research?{urlencode({'path': path})}")
