@@ -87,3 +87,35 @@ class Topic(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Reply(models.Model):
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="replies"
+    )
+    body = models.TextField()
+    body_html = models.TextField()
+    hidden = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "pk"]
+        verbose_name_plural = "replies"
+
+    def __str__(self) -> str:
+        return f"reply {self.pk} on {self.topic_id}"
+
+
+class Like(models.Model):
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="likes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "user"], name="community_like_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} likes {self.topic_id}"

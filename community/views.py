@@ -7,7 +7,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
-from community.models import SharedNotebookVersion, Topic
+from community.models import Like, Reply, SharedNotebookVersion, Topic
+from community.sanitize import markdown_to_html
 from community.services.sharing import shared_notebook_clone, storage
 
 # The page around a rendered notebook: our own, so its style can be trusted.
@@ -48,7 +49,12 @@ def topic_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def topic_detail(request: HttpRequest, topic_id: int) -> HttpResponse:
     topic = get_object_or_404(Topic.objects.select_related("author"), pk=topic_id, hidden=False)
-    context = {"topic": topic}
+    context = {
+        "topic": topic,
+        "replies": topic.replies.filter(hidden=False).select_related("author"),
+        "like_count": topic.likes.count(),
+        "liked": request.user.is_authenticated and topic.likes.filter(user=request.user).exists(),
+    }
     if topic.shared_notebook_id:
         versions = list(topic.shared_notebook.versions.order_by("number"))
         number = request.GET.get("version")
@@ -88,3 +94,45 @@ def clone(request: HttpRequest, version_id: int) -> HttpResponse:
     )
     path = shared_notebook_clone(version=version, reader=request.user)
     return redirect(f"/research?{urlencode({'path': path})}")
+
+
+@login_required
+@require_POST
+def reply(request: HttpRequest, topic_id: int) -> HttpResponse:
+    topic = get_object_or_404(Topic, pk=topic_id, hidden=False)
+    body = request.POST.get("body", "").strip()
+    if topic.locked:
+        return HttpResponse("This topic is locked.", status=403)
+    if not body or len(body) > 20_000:
+        return HttpResponse("A reply needs 1 to 20,000 characters.", status=400)
+    Reply.objects.create(
+        topic=topic, author=request.user, body=body, body_html=markdown_to_html(body)
+    )
+    return redirect("topic", topic_id=topic.pk)
+
+
+@login_required
+@require_POST
+def like(request: HttpRequest, topic_id: int) -> HttpResponse:
+    """Like, or unlike if liked already."""
+    topic = get_object_or_404(Topic, pk=topic_id, hidden=False)
+    existing = Like.objects.filter(topic=topic, user=request.user)
+    if existing.exists():
+        existing.delete()
+    else:
+        Like.objects.get_or_create(topic=topic, user=request.user)
+    return redirect("topic", topic_id=topic.pk)
+
+
+@login_required
+@require_POST
+def topic_delete(request: HttpRequest, topic_id: int) -> HttpResponse:
+    """The author (or staff) deletes a topic, with its shared notebook's record."""
+    topic = get_object_or_404(Topic, pk=topic_id)
+    if topic.author_id != request.user.pk and not request.user.is_staff:
+        return HttpResponse("Only the author can delete this.", status=403)
+    if topic.shared_notebook_id:
+        topic.shared_notebook.delete()
+    else:
+        topic.delete()
+    return redirect("community")

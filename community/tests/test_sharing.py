@@ -215,3 +215,60 @@ def test_the_forum_lists_topics_with_previews(client, ada, django_capture_on_com
     assert "Momentum" in html
     assert 'class="preview"' in html
     assert "<script" not in html.split('class="preview"')[1]
+
+
+def test_replies_are_sanitized_and_locked_topics_take_none(
+    client, ada, django_capture_on_commit_callbacks
+):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        url = share(client).json()["url"]
+    topic = Topic.objects.get()
+
+    client.post(f"{url}/replies", {"body": "Nice! <img src=x onerror=alert(1)> **bold**"})
+    page = client.get(url).content.decode()
+    Topic.objects.filter(pk=topic.pk).update(locked=True)
+    locked = client.post(f"{url}/replies", {"body": "late"})
+    empty = client.post(f"{url}/replies", {"body": "  "})
+
+    assert "<strong>bold</strong>" in page and "onerror" not in page
+    assert locked.status_code == 403
+    assert empty.status_code == 403  # locked first
+    assert topic.replies.count() == 1
+
+
+def test_likes_toggle_and_only_the_author_deletes(
+    client, ada, make_user, django_capture_on_commit_callbacks
+):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        url = share(client).json()["url"]
+    bob = make_user(username="bob")
+    client.force_login(bob)
+
+    client.post(f"{url}/like")
+    liked = Topic.objects.get().likes.count()
+    client.post(f"{url}/like")
+    unliked = Topic.objects.get().likes.count()
+    refused = client.post(f"{url}/delete")
+    client.force_login(ada)
+    deleted = client.post(f"{url}/delete")
+
+    assert (liked, unliked) == (1, 0)
+    assert refused.status_code == 403
+    assert deleted.status_code == 302
+    assert not Topic.objects.exists()
+    assert not SharedNotebookVersion.objects.exists()
+
+
+def test_staff_hide_topics_in_the_admin(client, ada, make_user, django_capture_on_commit_callbacks):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        url = share(client).json()["url"]
+    topic = Topic.objects.get()
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+
+    client.post("/admin/community/topic/", {"action": "hide", "_selected_action": [topic.pk]})
+
+    assert client.get(url).status_code == 404
+    assert "Momentum" not in client.get("/community").content.decode()
