@@ -2,6 +2,8 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count, F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -26,14 +28,28 @@ RENDER_CSP = (
 )
 
 
+SORTS = {
+    "latest": ("-created",),
+    "liked": ("-like_total", "-created"),
+    "cloned": (F("shared_notebook__clone_count").desc(nulls_last=True), "-created"),
+}
+
+
 @require_GET
 def topic_list(request: HttpRequest) -> HttpResponse:
-    topics = (
-        Topic.objects.filter(hidden=False)
-        .select_related("author", "shared_notebook")
-        .order_by("-created")
-    )
-    page = Paginator(topics, 20).get_page(request.GET.get("page"))
+    """The forum: search, sort (latest, most liked, most cloned), 50 a page with previews."""
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "latest"
+    query = request.GET.get("q", "").strip()[:200]
+    topics = Topic.objects.filter(hidden=False).select_related("author", "shared_notebook")
+    author = request.GET.get("author", "").strip()[:32]
+    if author:
+        topics = topics.filter(author__username=author)
+    if query:
+        topics = _search(topics, query)
+    # No bound parameters in the grouped query: with server-side binding, PostgreSQL cannot
+    # match a parameter in ORDER BY to one in GROUP BY.
+    topics = topics.annotate(like_total=Count("likes", distinct=True)).order_by(*SORTS[sort])
+    page = Paginator(topics, 50).get_page(request.GET.get("page"))
     # The newest ready version of each shared notebook on the page, in one query.
     latest = {
         v.shared_id: v
@@ -43,7 +59,29 @@ def topic_list(request: HttpRequest) -> HttpResponse:
     }
     for topic in page:
         topic.preview = latest.get(topic.shared_notebook_id)
-    return render(request, "community/topic_list.html", {"page": page})
+    return render(
+        request,
+        "community/topic_list.html",
+        {
+            "page": page,
+            "sort": sort,
+            "q": query,
+            "author": author,
+            "sorts": list(SORTS),
+        },
+    )
+
+
+def _search(topics, query: str):
+    """PostgreSQL full-text search over titles and bodies; a plain substring match elsewhere."""
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        vector = SearchVector("title", weight="A") + SearchVector("body", weight="B")
+        return topics.annotate(search=vector).filter(
+            search=SearchQuery(query, search_type="websearch")
+        )
+    return topics.filter(Q(title__icontains=query) | Q(body__icontains=query))
 
 
 @require_GET

@@ -272,3 +272,34 @@ def test_staff_hide_topics_in_the_admin(client, ada, make_user, django_capture_o
 
     assert client.get(url).status_code == 404
     assert "Momentum" not in client.get("/community").content.decode()
+
+
+def _topic(author, title, body="", clones=0, likers=()):
+    from community.models import Like, SharedNotebook
+
+    shared = SharedNotebook.objects.create(
+        author=author, source_path=f"{title}.ipynb", clone_count=clones
+    )
+    topic = Topic.objects.create(author=author, title=title, body=body, shared_notebook=shared)
+    for liker in likers:
+        Like.objects.create(topic=topic, user=liker)
+    return topic
+
+
+def test_forum_sorts_searches_and_lists_one_authors_shares(client, ada, make_user):
+    bob, cy = make_user(username="bob"), make_user(username="cy")
+    _topic(ada, "Momentum in rates", "trend following", clones=1, likers=[bob])
+    _topic(bob, "Mean reversion", "pairs trading", clones=5)
+    _topic(ada, "Volatility", "options", likers=[bob, cy])
+
+    def titles(**params):
+        html = client.get("/community", params).content.decode()
+        found = [t for t in ["Momentum in rates", "Mean reversion", "Volatility"] if t in html]
+        return sorted(found, key=html.index)
+
+    assert titles() == ["Volatility", "Mean reversion", "Momentum in rates"]
+    assert titles(sort="liked") == ["Volatility", "Momentum in rates", "Mean reversion"]
+    assert titles(sort="cloned") == ["Mean reversion", "Momentum in rates", "Volatility"]
+    assert titles(q="pairs") == ["Mean reversion"]
+    assert titles(author="ada") == ["Volatility", "Momentum in rates"]
+    assert client.get("/community", {"sort": "bogus", "page": "x"}).status_code == 200
