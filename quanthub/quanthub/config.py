@@ -212,6 +212,8 @@ def configure(c, **values) -> Quanthub:
     c.Spawner.environment = environment
     # Notebooks live on the site: every server stores through it, with its own credential.
     args.append("--ServerApp.contents_manager_class=quanthub.contents.QuantsiteContentsManager")
+    # Share: the server extension quanthub.share (enabled by jupyter_server_config.d on the
+    # config path below) forwards JupyterLab's share requests to the site.
     c.Spawner.pre_spawn_hook = make_pre_spawn_hook(site, settings.client_id, settings.client_secret)
     c.Spawner.args = [*_list(c.Spawner.args), *args]
     c.Spawner.default_url = "/lab"
