@@ -6,3 +6,15 @@ from quantsite.accounts.tests.factories import UserFactory
 @pytest.fixture
 def make_user():
     return UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _tasks_inline():
+    """Run the render task in the test, even where REDIS_URL points at a broker with no
+    worker (CI): these tests are about what rendering produces, not about the broker."""
+    from quantsite.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

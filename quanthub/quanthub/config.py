@@ -21,6 +21,8 @@ from quanthub.spawn import make_pre_spawn_hook
 
 # Jupyter configuration the single-user servers read (labconfig/page_config.json).
 JUPYTER_CONFIG_DIR = Path(__file__).resolve().parent / "jupyter_config"
+# Jupyter data the single-user servers read (labextensions/quanthub-share, prebuilt).
+JUPYTER_DATA_DIR = Path(__file__).resolve().parent / "jupyter_data"
 
 
 def _origin(url: str) -> str:
@@ -201,6 +203,10 @@ def configure(c, **values) -> Quanthub:
     environment = _dict(c.Spawner.environment)
     config_path = [str(JUPYTER_CONFIG_DIR), environment.get("JUPYTER_CONFIG_PATH", "")]
     environment["JUPYTER_CONFIG_PATH"] = os.pathsep.join(p for p in config_path if p)
+    # The prebuilt JupyterLab extension (the Share button) ships in the package: no Node.js
+    # on hubs. JupyterLab finds it on the Jupyter data path.
+    data_path = [str(JUPYTER_DATA_DIR), environment.get("JUPYTER_PATH", "")]
+    environment["JUPYTER_PATH"] = os.pathsep.join(p for p in data_path if p)
     # A read-only directory of this machine shown to every user (shared examples), if set.
     for name in (
         "QUANTHUB_READONLY_DIR",

@@ -156,7 +156,11 @@ def make_user_files():
             for depth in range(1, len(parts)):
                 content_save(user=user, path="/".join(parts[:depth]), model={"type": "directory"})
             if kind == "notebook":
-                nb = nbformat.v4.new_notebook(metadata={"origin": "the site"})
+                kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+                nb = nbformat.v4.new_notebook(
+                    cells=[nbformat.v4.new_code_cell("print('hello')")],
+                    metadata={"origin": "the site", "kernelspec": kernel},
+                )
                 content_save(
                     user=user,
                     path=path,

@@ -2,6 +2,7 @@
 hub that no foreign page can frame. Screenshots go to var/test-artifacts/ (git-ignored)."""
 
 import http.server
+import re
 import shutil
 import threading
 
@@ -109,3 +110,43 @@ def test_a_foreign_page_cannot_frame_the_hub(browser, start_hub):
     assert "Sign in" not in content
     assert "Quantsite" not in content
     assert any("frame-ancestors" in text for text in blocked)
+
+
+def test_share_from_jupyterlab_then_another_user_clones_it(
+    browser, start_hub, person, site_url, make_user_files
+):
+    hub = start_hub("hub-1")
+    hub.wait_ready()
+    hub_registered("hub-1")
+    person("ada")
+    person("bob")
+    make_user_files("ada", {"research/alpha.ipynb": "notebook"})
+
+    ada = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(ada, site_url, "ada")
+    ada.goto(f"{site_url}/research?path=research/alpha.ipynb")
+    lab = ada.frame_locator("#research-frame")
+    lab.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
+    lab.locator(".jp-Spinner").first.wait_for(state="hidden", timeout=120_000)
+    lab.locator(".quanthub-share-button").first.click()
+    lab.locator(".jp-Dialog input").fill("Alpha strategy")
+    lab.locator(".jp-Dialog .jp-mod-accept").click()
+    lab.locator(".jp-Dialog input").fill("Trend following, **daily**")
+    lab.locator(".jp-Dialog .jp-mod-accept").click()
+    ada.wait_for_url(re.compile(rf"{re.escape(site_url)}/community/topics/\d+$"), timeout=60_000)
+    topic_url = ada.url
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    ada.screenshot(path=str(ARTIFACTS / "shared-topic.png"))
+
+    bob = browser.new_page(viewport={"width": 1280, "height": 800})
+    log_in(bob, site_url, "bob")
+    bob.goto(topic_url)
+    assert "Alpha strategy" in bob.locator("h1").inner_text()
+    bob.click("text=Clone into my research")
+    bob.wait_for_url(f"{site_url}/research?path=cloned%2Falpha.ipynb", timeout=60_000)
+    bob.frame_locator("#research-frame").locator(".jp-Notebook .jp-Cell").first.wait_for(
+        timeout=120_000
+    )
+    bob.screenshot(path=str(ARTIFACTS / "cloned-in-research.png"))
+    lab_frame = next(f for f in bob.frames if "/user/bob/lab" in f.url)
+    assert "cloned/alpha.ipynb" in lab_frame.url
