@@ -94,10 +94,7 @@ class Hub(models.Model):
         return Liveness.DEAD
 
     def keeps_users(self, now: dt.datetime) -> bool:
-        """Do its current users stay? Yes unless disabled, stopped, dead or never started.
-
-        The same rule as ``research.selectors.hub_keeps_users_q``, for a row in hand.
-        """
+        """Do its current users stay? Yes unless disabled, stopped, dead or never started."""
         return self.mode != self.Mode.DISABLED and self.liveness(now) in (
             Liveness.LIVE,
             Liveness.STALE,

@@ -3,23 +3,11 @@
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from oauth2_provider.models import AbstractAccessToken
 
 from research.exceptions import HubNotRecognized
 from research.models import Assignment, Hub
-
-
-def hub_keeps_users_q(*, now: dt.datetime, prefix: str = "") -> Q:
-    """Hubs whose current users stay: not disabled, not stopped, heard from before dead_after.
-
-    A stale or draining hub keeps its users; only new placements avoid it.
-    """
-    return (
-        ~Q(**{f"{prefix}mode": Hub.Mode.DISABLED})
-        & Q(**{f"{prefix}stopped_at__isnull": True})
-        & Q(**{f"{prefix}last_heartbeat_at__gte": now - _seconds(settings.DISCOVERY_DEAD_AFTER)})
-    )
 
 
 def hubs_accepting_users(*, now: dt.datetime) -> QuerySet[Hub]:

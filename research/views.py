@@ -1,4 +1,3 @@
-import base64
 from urllib.parse import quote
 
 from django import forms
@@ -13,7 +12,7 @@ from django.views.decorators.http import require_GET
 from research.exceptions import NoHubAvailable
 from research.models import ContentEntry, Hub
 from research.services.assignment import assignment_locate
-from research.services.contents import ContentsError, content_get
+from research.services.contents import ContentsError, content_bytes
 
 
 class ResearchForm(forms.Form):
@@ -88,11 +87,9 @@ def notebooks(request: HttpRequest) -> HttpResponse:
 def notebook_download(request: HttpRequest, path: str) -> HttpResponse:
     """The file's bytes as an attachment (the user's own files only)."""
     try:
-        model = content_get(user=request.user, path=path, type="file", format="base64")
+        name, data = content_bytes(user=request.user, path=path)
     except ContentsError as error:
         return render(request, "404.html", {"message": error.message}, status=error.status_code)
-    response = HttpResponse(
-        base64.b64decode(model["content"]), content_type="application/octet-stream"
-    )
-    response["Content-Disposition"] = content_disposition_header(True, model["name"])
+    response = HttpResponse(data, content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(True, name)
     return response

@@ -61,13 +61,13 @@ def shared_notebook_share(
     showcase cell, 413 over the size limit.
     """
     model = content_get(user=user, path=path, type="notebook")
-    nb = model["content"]
+    nb = nbformat.from_dict(model["content"])
     try:
-        nbformat.validate(nbformat.from_dict(nb))
+        nbformat.validate(nb)
     except nbformat.ValidationError as error:
         raise ContentsError(400, f"Not a valid notebook: {error.message}") from None
     index = _showcase_index(nb, showcase_cell)
-    data = nbformat.writes(nbformat.from_dict(nb)).encode()
+    data = nbformat.writes(nb).encode()
     if len(data) > settings.NOTEBOOK_MAX_FILE_BYTES:
         raise ContentsError(413, "The notebook is over the size limit.")
     key = store_immutable(data, ".ipynb")

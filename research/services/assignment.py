@@ -56,7 +56,7 @@ def _assignment_place(*, user: User, now: dt.datetime) -> Hub | None:
     transaction commits)."""
     # The user's row lock serializes placements of one user: the second of two concurrent
     # first visits waits here, then finds the first one's assignment below.
-    User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    _lock_user(user.pk)
     current = (
         Assignment.objects.select_for_update(of=("self",))
         .select_related("hub")
@@ -78,6 +78,11 @@ def _assignment_place(*, user: User, now: dt.datetime) -> Hub | None:
     if hub is not None:
         _assignment_open(user=user, hub=hub)
     return hub
+
+
+def _lock_user(user_id: int) -> None:
+    """Lock the user's row: placements and moves of one user happen one at a time."""
+    User.objects.select_for_update().filter(pk=user_id).values_list("pk").first()
 
 
 def _hub_lock_waiting(*, now: dt.datetime) -> Hub | None:
@@ -151,7 +156,7 @@ def assignment_move(*, assignment: Assignment, hub: Hub) -> Assignment:
     ``HubConflict`` otherwise, or if the assignment has ended or is already on that hub.
     """
     now = timezone.now()
-    User.objects.select_for_update().filter(pk=assignment.user_id).values_list("pk").first()
+    _lock_user(assignment.user_id)
     current = Assignment.objects.select_for_update().filter(pk=assignment.pk).first()
     if current is None or current.ended_at is not None:
         raise HubConflict("This assignment has already ended.")

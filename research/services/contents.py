@@ -68,10 +68,6 @@ def normalize_path(path: str) -> str:
     return normalized
 
 
-def is_hidden(path: str) -> bool:
-    return any(part.startswith(".") for part in path.split("/") if part)
-
-
 def _split(path: str) -> tuple[str, str]:
     parent, _, name = path.rpartition("/")
     return parent, name
@@ -109,6 +105,17 @@ def _base_model(path: str, *, created, last_modified, size) -> dict:
 
 def _bytes_of(entry: ContentEntry) -> bytes:
     return crypto.unseal(entry.user_id, entry.content, entry.key_id)
+
+
+def content_bytes(*, user: User, path: str) -> tuple[str, bytes]:
+    """A file's name and bytes (for downloads): 404 if absent, 400 for a directory."""
+    path = normalize_path(path)
+    entry = _entry(user, path) if path else None
+    if entry is None:
+        raise ContentsError(404, f"No such file: {path}")
+    if entry.type == DIRECTORY:
+        raise ContentsError(400, f"{path} is a directory")
+    return entry.name, _bytes_of(entry)
 
 
 def _is_notebook(path: str, type: str | None) -> bool:
@@ -454,13 +461,8 @@ def content_copy(*, user: User, from_path: str, to_path: str | None) -> dict:
         raise ContentsError(404, f"No such directory: {to_path}")
     if ContentEntry.objects.filter(user=user, path=target).exists():
         raise ContentsError(409, f"File already exists: {target}")
-    if source.type != DIRECTORY:
-        model = content_get(user=user, path=source_path, type="file", format="base64")
-        return content_save(
-            user=user,
-            path=target,
-            model={"type": "file", "format": "base64", "content": model["content"]},
-        )[0]
+    # A file is a tree of one: either way the stored bytes are copied as they are (same user,
+    # same key), never decoded and encoded again.
     now = timezone.now()
     tree = ContentEntry.objects.filter(
         Q(pk=source.pk) | Q(user=user, path__startswith=source_path + "/")

@@ -39,7 +39,6 @@ def _check_created(jp_base_url, site_user):
         assert model["path"] == fpath
         assert model["type"] == type
         stored = content_get(user=site_user[0], path=fpath, content=False, include_hidden=True)
-        assert stored["type"] == ("directory" if type == "directory" else stored["type"])
         assert (stored["type"] == "directory") == (type == "directory")
 
     return _inner
