@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from community.models import Reply, SharedNotebook, SharedNotebookVersion, Topic
+from community.models import Reply, SharedNotebook, SharedNotebookVersion, Tag, Topic
+from community.sanitize import markdown_to_html
 
 
 class ReplyInline(admin.TabularInline):
@@ -15,9 +16,15 @@ class ReplyInline(admin.TabularInline):
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
     list_display = ("title", "author", "created", "hidden", "locked")
-    list_filter = ("hidden", "locked")
+    list_filter = ("hidden", "locked", "tags")
     search_fields = ("title", "author__username")
-    readonly_fields = ("author", "body_html", "shared_notebook", "created", "updated")
+    readonly_fields = ("author", "body_html", "shared_notebook", "created", "updated", "edited")
+    filter_horizontal = ("tags",)
+
+    def save_model(self, request, obj, form, change):
+        obj.body_html = markdown_to_html(obj.body)  # staff edits are sanitized too
+        super().save_model(request, obj, form, change)
+
     inlines = [ReplyInline]
     actions = ["hide", "unhide", "lock", "unlock"]
 
@@ -43,16 +50,41 @@ class ReplyAdmin(admin.ModelAdmin):
     list_display = ("topic", "author", "created", "hidden")
     list_filter = ("hidden",)
     search_fields = ("body", "author__username")
-    actions = ["hide"]
+    readonly_fields = ("topic", "author", "body_html", "created", "edited")
+
+    def save_model(self, request, obj, form, change):
+        obj.body_html = markdown_to_html(obj.body)
+        super().save_model(request, obj, form, change)
+
+    actions = ["hide", "unhide"]
 
     @admin.action(description="Hide from the forum")
     def hide(self, request, queryset):
         queryset.update(hidden=True)
 
+    @admin.action(description="Show again")
+    def unhide(self, request, queryset):
+        queryset.update(hidden=False)
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name",)
+    search_fields = ("name",)
+
 
 class VersionInline(admin.TabularInline):
     model = SharedNotebookVersion
-    fields = ("number", "render_state", "ipynb_key", "html_key", "created", "rendered_at")
+    fields = (
+        "number",
+        "render_state",
+        "render_error",
+        "ipynb_key",
+        "html_key",
+        "thumbnail_key",
+        "created",
+        "rendered_at",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -62,4 +94,5 @@ class VersionInline(admin.TabularInline):
 class SharedNotebookAdmin(admin.ModelAdmin):
     list_display = ("source_path", "author", "clone_count", "created")
     search_fields = ("source_path", "author__username")
+    readonly_fields = ("author", "cloned_from", "clone_count", "created")
     inlines = [VersionInline]

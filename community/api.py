@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from community.services.forum import MAX_TAGS, tag_names_clean
 from community.services.sharing import shared_notebook_share
 from quantsite.api import validated
 from research.services.contents import ContentsError
@@ -34,7 +35,22 @@ class ShareApi(APIView):
         path = serializers.CharField(max_length=1024)
         title = serializers.CharField(max_length=200)
         description = serializers.CharField(max_length=20_000, allow_blank=True, default="")
-        showcase_cell = ShowcaseCellField()
+        showcase_cell = ShowcaseCellField(
+            required=False,
+            help_text="A cell index or id; by default the cell JupyterLab marked, else the first.",
+        )
+        tags = serializers.ListField(
+            child=serializers.CharField(max_length=32),
+            max_length=MAX_TAGS,
+            required=False,
+            help_text="Replace the topic's tags; left as they are if absent.",
+        )
+
+        def validate_tags(self, value):
+            try:
+                return tag_names_clean(value)
+            except ValueError as error:
+                raise serializers.ValidationError(str(error)) from None
 
     class ShareOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -55,7 +71,8 @@ class ShareApi(APIView):
             path=data["path"],
             title=data["title"],
             description=data["description"],
-            showcase_cell=data["showcase_cell"],
+            showcase_cell=data.get("showcase_cell"),
+            tags=data.get("tags"),
         )
         topic = version.shared.topic
         return Response(

@@ -12,6 +12,15 @@ class SharedNotebook(models.Model):
     )
     source_path = models.CharField(max_length=1024)
     clone_count = models.PositiveIntegerField(default=0)
+    # Lineage: the shared version this notebook was cloned from (read from the notebook's
+    # metadata, which clone writes), if it still exists.
+    cloned_from = models.ForeignKey(
+        "SharedNotebookVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="derived",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -39,6 +48,7 @@ class SharedNotebookVersion(models.Model):
     ipynb_key = models.CharField(max_length=255)
     html_key = models.CharField(max_length=255, blank=True)
     preview_html = models.TextField(blank=True)  # sanitized HTML of the showcase cell
+    thumbnail_key = models.CharField(max_length=255, blank=True)  # a PNG the server made
     showcase_cell = models.PositiveIntegerField()
     render_state = models.CharField(
         max_length=16, choices=RenderState.choices, default=RenderState.PENDING
@@ -64,6 +74,18 @@ class SharedNotebookVersion(models.Model):
         return f"{self.shared} v{self.number}"
 
 
+class Tag(models.Model):
+    """A topic's label: lowercase letters, digits and dashes."""
+
+    name = models.SlugField(max_length=32, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Topic(models.Model):
     """A forum topic; one per shared notebook (about its latest version), or plain talk."""
 
@@ -76,10 +98,12 @@ class Topic(models.Model):
     shared_notebook = models.OneToOneField(
         SharedNotebook, null=True, blank=True, on_delete=models.CASCADE, related_name="topic"
     )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="topics")
     hidden = models.BooleanField(default=False)
     locked = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    edited = models.DateTimeField(null=True, blank=True)  # when its author last edited it
 
     class Meta:
         ordering = ["-created"]
@@ -98,6 +122,7 @@ class Reply(models.Model):
     body_html = models.TextField()
     hidden = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    edited = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created", "pk"]

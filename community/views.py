@@ -1,17 +1,21 @@
+from functools import wraps
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, F, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from community.models import Like, Reply, SharedNotebookVersion, Topic
-from community.sanitize import markdown_to_html
+from community.models import Like, Reply, SharedNotebook, SharedNotebookVersion, Topic
+from community.services import forum
 from community.services.sharing import shared_notebook_clone, storage
+from quantsite.accounts.models import User
 
 # The page around a rendered notebook: our own, so its style can be trusted.
 RENDER_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
@@ -26,7 +30,15 @@ td,th{{border:1px solid #dde2ea;padding:.2rem .4rem}}
 RENDER_CSP = (
     "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 )
-
+# Forum pages show sanitized user HTML in the site's origin; they need no script at all, so
+# none may run, whatever got past the sanitizer.
+FORUM_CSP = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+    "img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+USER_CONTENT_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 SORTS = {
     "latest": ("-created",),
@@ -35,41 +47,81 @@ SORTS = {
 }
 
 
-@require_GET
-def topic_list(request: HttpRequest) -> HttpResponse:
-    """The forum: search, sort (latest, most liked, most cloned), 50 a page with previews."""
+def forum_page(view):
+    """Sets the forum's Content-Security-Policy on a page view."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = FORUM_CSP
+        return response
+
+    return wrapped
+
+
+class TopicForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    body = forms.CharField(
+        label="Text (Markdown)",
+        max_length=20_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10}),
+    )
+    tags = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Up to 5, separated by commas: letters, digits and dashes.",
+    )
+
+    def clean_tags(self) -> list[str]:
+        try:
+            return forum.tag_names_clean(self.cleaned_data["tags"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label="Your reply (Markdown)",
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
+def _topics_page(request: HttpRequest, topics):
+    """Search, tag, sort and paginate ``topics``; the page's topics carry their preview."""
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "latest"
     query = request.GET.get("q", "").strip()[:200]
-    topics = Topic.objects.filter(hidden=False).select_related("author", "shared_notebook")
-    author = request.GET.get("author", "").strip()[:32]
-    if author:
-        topics = topics.filter(author__username=author)
+    tag = request.GET.get("tag", "").strip().lower()[:32]
+    if tag:
+        topics = topics.filter(tags__name=tag)
     if query:
         topics = _search(topics, query)
     # No bound parameters in the grouped query: with server-side binding, PostgreSQL cannot
     # match a parameter in ORDER BY to one in GROUP BY.
     topics = topics.annotate(like_total=Count("likes", distinct=True)).order_by(*SORTS[sort])
     page = Paginator(topics, 50).get_page(request.GET.get("page"))
+    topic_list = list(page.object_list)
+    tags: dict[int, list[str]] = {}
+    for topic_id, name in Topic.tags.through.objects.filter(
+        topic__in=[t.pk for t in topic_list]
+    ).values_list("topic_id", "tag__name"):
+        tags.setdefault(topic_id, []).append(name)
     # The newest ready version of each shared notebook on the page, in one query.
     latest = {
         v.shared_id: v
         for v in SharedNotebookVersion.objects.filter(
-            shared__topic__in=page.object_list, render_state="ready"
-        ).order_by("shared", "number")
+            shared__in=[t.shared_notebook_id for t in topic_list if t.shared_notebook_id],
+            render_state=SharedNotebookVersion.RenderState.READY,
+        )
+        .only("pk", "shared_id", "number", "preview_html", "thumbnail_key")
+        .order_by("shared", "number")
     }
-    for topic in page:
+    for topic in topic_list:
         topic.preview = latest.get(topic.shared_notebook_id)
-    return render(
-        request,
-        "community/topic_list.html",
-        {
-            "page": page,
-            "sort": sort,
-            "q": query,
-            "author": author,
-            "sorts": list(SORTS),
-        },
-    )
+        topic.tag_names = sorted(tags.get(topic.pk, []))
+    params = {"sort": sort, "q": query, "tag": tag}
+    return page, topic_list, params
 
 
 def _search(topics, query: str):
@@ -84,69 +136,235 @@ def _search(topics, query: str):
     return topics.filter(Q(title__icontains=query) | Q(body__icontains=query))
 
 
+def _visible_topics():
+    return Topic.objects.filter(hidden=False).select_related("author", "shared_notebook")
+
+
+@forum_page
+@require_GET
+def topic_list(request: HttpRequest) -> HttpResponse:
+    """The forum: search, tags, sort (latest, most liked, most cloned), 50 a page."""
+    topics = _visible_topics()
+    author = request.GET.get("author", "").strip()[:150]
+    if author:  # the old form of a profile address
+        return redirect("community-user", username=author.lower())
+    page, topic_list, params = _topics_page(request, topics)
+    return render(
+        request,
+        "community/topic_list.html",
+        {"page": page, "topics": topic_list, "sorts": list(SORTS), **params},
+    )
+
+
+@forum_page
+@require_GET
+def user_profile(request: HttpRequest, username: str) -> HttpResponse:
+    """One person's page: what they shared and started, with the same search and sorts."""
+    person = get_object_or_404(User, username=username.lower(), is_active=True)
+    topics = _visible_topics().filter(author=person)
+    page, topic_list, params = _topics_page(request, topics)
+    shared = SharedNotebook.objects.filter(author=person, topic__hidden=False)
+    return render(
+        request,
+        "community/topic_list.html",
+        {
+            "page": page,
+            "topics": topic_list,
+            "sorts": list(SORTS),
+            "person": person,
+            "shared_count": shared.count(),
+            "clone_total": sum(shared.values_list("clone_count", flat=True)),
+            **params,
+        },
+    )
+
+
+@forum_page
+@login_required
+@require_http_methods(["GET", "POST"])
+def topic_new(request: HttpRequest) -> HttpResponse:
+    """A topic without a notebook (notebooks are shared from JupyterLab)."""
+    form = TopicForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        topic = forum.topic_create(author=request.user, **form.cleaned_data)
+        return redirect("topic", topic_id=topic.pk)
+    return render(request, "community/topic_form.html", {"form": form, "heading": "New topic"})
+
+
+@forum_page
 @require_GET
 def topic_detail(request: HttpRequest, topic_id: int) -> HttpResponse:
-    topic = get_object_or_404(Topic.objects.select_related("author"), pk=topic_id, hidden=False)
+    topic = get_object_or_404(
+        Topic.objects.select_related("author", "shared_notebook"), pk=topic_id, hidden=False
+    )
+    replies = list(topic.replies.filter(hidden=False).select_related("author"))
+    for reply in replies:
+        reply.editable = forum.may_edit(request.user, author_id=reply.author_id, topic=topic)
     context = {
         "topic": topic,
-        "replies": topic.replies.filter(hidden=False).select_related("author"),
+        "tags": topic.tags.all(),
+        "replies": replies,
+        "editable": forum.may_edit(request.user, author_id=topic.author_id, topic=topic),
         "like_count": topic.likes.count(),
         "liked": request.user.is_authenticated and topic.likes.filter(user=request.user).exists(),
     }
     if topic.shared_notebook_id:
-        versions = list(topic.shared_notebook.versions.order_by("number"))
+        shared = topic.shared_notebook
+        versions = list(shared.versions.order_by("number"))
         number = request.GET.get("version")
         version = next((v for v in versions if str(v.number) == number), versions[-1])
-        context.update(versions=versions, version=version, shared=topic.shared_notebook)
+        origin = (
+            SharedNotebookVersion.objects.select_related("shared__topic", "shared__author")
+            .filter(pk=shared.cloned_from_id, shared__topic__hidden=False)
+            .first()
+        )
+        derived = Topic.objects.filter(
+            hidden=False, shared_notebook__cloned_from__shared=shared
+        ).select_related("author")[:20]
+        context.update(
+            versions=versions, version=version, shared=shared, origin=origin, derived=derived
+        )
     return render(request, "community/topic_detail.html", context)
 
 
-@xframe_options_sameorigin
-@require_GET
-def rendered_notebook(request: HttpRequest, version_id: int) -> HttpResponse:
-    version = get_object_or_404(SharedNotebookVersion, pk=version_id, render_state="ready")
-    with storage().open(version.html_key, "rb") as handle:
-        body = handle.read().decode("utf-8")
-    response = HttpResponse(RENDER_PAGE.format(body=body), content_type="text/html")
-    response["Content-Security-Policy"] = RENDER_CSP
-    return response
-
-
-@require_GET
-def download(request: HttpRequest, version_id: int) -> HttpResponse:
-    version = get_object_or_404(
-        SharedNotebookVersion.objects.select_related("shared"), pk=version_id
+@forum_page
+@login_required
+@require_http_methods(["GET", "POST"])
+def topic_edit(request: HttpRequest, topic_id: int) -> HttpResponse:
+    topic = get_object_or_404(Topic, pk=topic_id, hidden=False)
+    if not forum.may_edit(request.user, author_id=topic.author_id, topic=topic):
+        return HttpResponse("Only the author can edit this topic.", status=403)
+    initial = {
+        "title": topic.title,
+        "body": topic.body,
+        "tags": ", ".join(topic.tags.values_list("name", flat=True)),
+    }
+    form = TopicForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        forum.topic_edit(topic=topic, editor=request.user, **form.cleaned_data)
+        return redirect("topic", topic_id=topic.pk)
+    return render(
+        request,
+        "community/topic_form.html",
+        {"form": form, "heading": "Edit topic", "topic": topic},
     )
-    with storage().open(version.ipynb_key, "rb") as handle:
-        response = HttpResponse(handle.read(), content_type="application/x-ipynb+json")
-    name = version.shared.source_path.rsplit("/", 1)[-1]
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
 
 
 @login_required
 @require_POST
-def clone(request: HttpRequest, version_id: int) -> HttpResponse:
-    version = get_object_or_404(
-        SharedNotebookVersion.objects.select_related("shared"), pk=version_id
-    )
-    path = shared_notebook_clone(version=version, reader=request.user)
-    return redirect(f"/research?{urlencode({'path': path})}")
+def topic_delete(request: HttpRequest, topic_id: int) -> HttpResponse:
+    topic = get_object_or_404(Topic, pk=topic_id, hidden=False)
+    forum.topic_delete(topic=topic, editor=request.user)
+    return redirect("community")
 
 
 @login_required
 @require_POST
 def reply(request: HttpRequest, topic_id: int) -> HttpResponse:
     topic = get_object_or_404(Topic, pk=topic_id, hidden=False)
-    body = request.POST.get("body", "").strip()
     if topic.locked:
         return HttpResponse("This topic is locked.", status=403)
-    if not body or len(body) > 20_000:
+    form = ReplyForm(request.POST)
+    if not form.is_valid() or not form.cleaned_data["body"].strip():
         return HttpResponse("A reply needs 1 to 20,000 characters.", status=400)
-    Reply.objects.create(
-        topic=topic, author=request.user, body=body, body_html=markdown_to_html(body)
-    )
+    forum.reply_create(topic=topic, author=request.user, body=form.cleaned_data["body"])
     return redirect("topic", topic_id=topic.pk)
+
+
+@forum_page
+@login_required
+@require_http_methods(["GET", "POST"])
+def reply_edit(request: HttpRequest, reply_id: int) -> HttpResponse:
+    reply = get_object_or_404(
+        Reply.objects.select_related("topic"), pk=reply_id, hidden=False, topic__hidden=False
+    )
+    if not forum.may_edit(request.user, author_id=reply.author_id, topic=reply.topic):
+        return HttpResponse("Only the author can edit this reply.", status=403)
+    form = ReplyForm(request.POST or None, initial={"body": reply.body})
+    if request.method == "POST" and form.is_valid():
+        forum.reply_edit(reply=reply, editor=request.user, body=form.cleaned_data["body"])
+        return redirect("topic", topic_id=reply.topic_id)
+    return render(
+        request,
+        "community/topic_form.html",
+        {"form": form, "heading": "Edit reply", "topic": reply.topic, "reply": reply},
+    )
+
+
+@login_required
+@require_POST
+def reply_delete(request: HttpRequest, reply_id: int) -> HttpResponse:
+    reply = get_object_or_404(
+        Reply.objects.select_related("topic"), pk=reply_id, hidden=False, topic__hidden=False
+    )
+    forum.reply_delete(reply=reply, editor=request.user)
+    return redirect("topic", topic_id=reply.topic_id)
+
+
+def _visible_version(request: HttpRequest, version_id: int, **filters) -> SharedNotebookVersion:
+    """A version whose topic readers may see (staff see hidden ones too), else 404."""
+    version = get_object_or_404(
+        SharedNotebookVersion.objects.select_related("shared__topic"), pk=version_id, **filters
+    )
+    topic = getattr(version.shared, "topic", None)
+    if topic is None or (topic.hidden and not request.user.is_staff):
+        raise Http404("No such shared notebook.")
+    return version
+
+
+def _stored(key: str) -> bytes:
+    with storage().open(key, "rb") as handle:
+        return handle.read()
+
+
+@xframe_options_sameorigin
+@require_GET
+def rendered_notebook(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = _visible_version(request, version_id, render_state="ready")
+    body = _stored(version.html_key).decode("utf-8")
+    response = HttpResponse(RENDER_PAGE.format(body=body), content_type="text/html")
+    response["Content-Security-Policy"] = RENDER_CSP
+    return response
+
+
+@require_GET
+def thumbnail(request: HttpRequest, version_id: int) -> HttpResponse:
+    """The server-drawn PNG thumbnail of a version (immutable, as the version is)."""
+    version = _visible_version(request, version_id, render_state="ready")
+    if not version.thumbnail_key:
+        raise Http404("This version has no thumbnail.")
+    response = HttpResponse(_stored(version.thumbnail_key), content_type="image/png")
+    response["Content-Security-Policy"] = USER_CONTENT_CSP
+    response["Cache-Control"] = IMMUTABLE
+    return response
+
+
+@require_GET
+def download(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = _visible_version(request, version_id)
+    response = HttpResponse(_stored(version.ipynb_key), content_type="application/x-ipynb+json")
+    name = version.shared.source_path.rsplit("/", 1)[-1]
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    response["Content-Security-Policy"] = USER_CONTENT_CSP
+    return response
+
+
+@login_required
+@require_POST
+def clone(request: HttpRequest, shared_id: int) -> HttpResponse:
+    """``POST /community/shares/<id>/clone`` (``version``: a number; the latest if absent)."""
+    shared = get_object_or_404(SharedNotebook, pk=shared_id, topic__hidden=False)
+    versions = shared.versions.order_by("-number")
+    number = request.POST.get("version", "")
+    if number:
+        if not (number.isascii() and number.isdigit() and len(number) <= 9):
+            return HttpResponse("version must be a version number.", status=400)
+        versions = versions.filter(number=int(number))
+    version = versions.first()
+    if version is None:
+        raise Http404("No such version.")
+    path = shared_notebook_clone(version=version, reader=request.user)
+    return redirect(f"/research?{urlencode({'path': path})}")
 
 
 @login_required
@@ -160,17 +378,3 @@ def like(request: HttpRequest, topic_id: int) -> HttpResponse:
     else:
         Like.objects.get_or_create(topic=topic, user=request.user)
     return redirect("topic", topic_id=topic.pk)
-
-
-@login_required
-@require_POST
-def topic_delete(request: HttpRequest, topic_id: int) -> HttpResponse:
-    """The author (or staff) deletes a topic, with its shared notebook's record."""
-    topic = get_object_or_404(Topic, pk=topic_id)
-    if topic.author_id != request.user.pk and not request.user.is_staff:
-        return HttpResponse("Only the author can delete this.", status=403)
-    if topic.shared_notebook_id:
-        topic.shared_notebook.delete()
-    else:
-        topic.delete()
-    return redirect("community")

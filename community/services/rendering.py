@@ -1,16 +1,34 @@
-"""Rendering a shared notebook version: sanitized HTML of the whole notebook, and a preview of
-its showcase cell. Idempotent: a ready version is left as it is."""
+"""Rendering a shared notebook version: sanitized HTML of the whole notebook, a preview of its
+showcase cell, and a thumbnail of its first image output that the server draws anew.
+Idempotent: a ready version is left as it is."""
+
+import base64
+import binascii
+import copy
+import io
+import logging
+import warnings
 
 import nbformat
 from django.db import transaction
 from django.utils import timezone
 from nbconvert import HTMLExporter
+from PIL import Image
 
 from community.models import SharedNotebookVersion
 from community.sanitize import clean_html
 from community.services.sharing import storage, store_immutable
 
-Ready = SharedNotebookVersion.RenderState
+logger = logging.getLogger(__name__)
+State = SharedNotebookVersion.RenderState
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+THUMBNAIL_BOX = (480, 320)
+# Larger images are not decoded (a decompression bomb is small on disk and huge in memory).
+THUMBNAIL_MAX_PIXELS = 40_000_000
+# The list shows 50 previews a page: each is cut to this much source and output text.
+PREVIEW_MAX_CHARS = 1_500
+PREVIEW_MAX_OUTPUTS = 3
 
 
 def _html(nb) -> str:
@@ -19,11 +37,92 @@ def _html(nb) -> str:
     return clean_html(body)
 
 
+def _images(cell):
+    """Encoded image outputs of a cell, in order, as (mime type, base64 text)."""
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        for mime in IMAGE_TYPES:
+            if isinstance(data.get(mime), str):
+                yield mime, data[mime]
+
+
+def thumbnail_png(encoded: str) -> bytes | None:
+    """A PNG thumbnail drawn from a base64 image output; None if it is not a sound image.
+
+    Only pixels carry over: the image is decoded and drawn anew, so nothing else in the
+    file (metadata, trailing bytes, another format in disguise) reaches a reader.
+    """
+    try:
+        raw = base64.b64decode(encoded, validate=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as image:
+                if image.width * image.height > THUMBNAIL_MAX_PIXELS:
+                    return None
+                image.draft("RGB", THUMBNAIL_BOX)  # JPEG: decode at a reduced scale
+                image.thumbnail(THUMBNAIL_BOX)
+                mode = "RGBA" if image.mode in {"RGBA", "LA", "P", "PA"} else "RGB"
+                drawn = image.convert(mode)
+    except (
+        binascii.Error,
+        ValueError,
+        OSError,
+        SyntaxError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ):
+        return None
+    out = io.BytesIO()
+    drawn.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _thumbnail_key(nb, showcase: int) -> str:
+    """The thumbnail of the showcase cell's first sound image, else of the notebook's first."""
+    cells = [nb.cells[showcase], *(c for i, c in enumerate(nb.cells) if i != showcase)]
+    for cell in cells:
+        for _mime, encoded in _images(cell):
+            png = thumbnail_png(encoded)
+            if png is not None:
+                return store_immutable(png, ".png")
+    return ""
+
+
+def _clip(text) -> str:
+    text = "".join(text) if isinstance(text, list) else str(text)
+    return text if len(text) <= PREVIEW_MAX_CHARS else text[:PREVIEW_MAX_CHARS] + "\n…"
+
+
+def _preview_cell(cell):
+    """The showcase cell as the list shows it: images left to the thumbnail, text clipped."""
+    cell = copy.deepcopy(cell)
+    cell.source = _clip(cell.source)
+    if cell.cell_type != "code":
+        return cell
+    outputs = []
+    for output in cell.outputs[:PREVIEW_MAX_OUTPUTS]:
+        if "text" in output:
+            output.text = _clip(output.text)
+        if "data" in output:
+            data = {k: v for k, v in output.data.items() if not k.startswith("image/")}
+            if not data:
+                continue
+            output.data = {
+                k: _clip(v) if isinstance(v, (str, list)) else v for k, v in data.items()
+            }
+        if "traceback" in output:
+            output.traceback = output.traceback[-5:]
+        outputs.append(output)
+    cell.outputs = outputs
+    return cell
+
+
 def shared_notebook_render(*, version_id: int) -> SharedNotebookVersion | None:
     """Render the version if it is not rendered yet; None if it no longer exists.
 
     The row is locked with ``SKIP LOCKED``: a second worker on the same version returns at
-    once, and a rerun after success changes nothing.
+    once, and a rerun after success changes nothing. A notebook that cannot be rendered is
+    marked failed with the reason; a storage error (``OSError``) propagates, for a retry.
     """
     with transaction.atomic():
         version = (
@@ -31,15 +130,37 @@ def shared_notebook_render(*, version_id: int) -> SharedNotebookVersion | None:
             .filter(pk=version_id)
             .first()
         )
-        if version is None or version.render_state == Ready.READY:
+        if version is None or version.render_state != State.PENDING:
             return version
         with storage().open(version.ipynb_key, "rb") as handle:
-            nb = nbformat.reads(handle.read().decode("utf-8"), as_version=4)
-        html = _html(nb)
-        showcase = nbformat.v4.new_notebook(cells=[nb.cells[version.showcase_cell]])
-        version.preview_html = _html(showcase)
+            data = handle.read()
+        try:
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+            html = _html(nb)
+            showcase = nbformat.v4.new_notebook(
+                cells=[_preview_cell(nb.cells[version.showcase_cell])]
+            )
+            preview = _html(showcase)
+        except OSError:
+            raise
+        except Exception as error:  # nbconvert and its templates raise many kinds
+            logger.exception("Shared notebook version %s could not be rendered", version.pk)
+            version.render_state = State.FAILED
+            version.render_error = f"{type(error).__name__}: {error}"[:255]
+            version.save(update_fields=["render_state", "render_error"])
+            return version
+        version.preview_html = preview
+        version.thumbnail_key = _thumbnail_key(nb, version.showcase_cell)
         version.html_key = store_immutable(html.encode(), ".html")
-        version.render_state = Ready.READY
+        version.render_state = State.READY
         version.rendered_at = timezone.now()
-        version.save(update_fields=["preview_html", "html_key", "render_state", "rendered_at"])
+        version.save(
+            update_fields=[
+                "preview_html",
+                "thumbnail_key",
+                "html_key",
+                "render_state",
+                "rendered_at",
+            ]
+        )
         return version

@@ -179,8 +179,8 @@ def test_clone_copies_into_the_readers_cloned_folder(
     bob = make_user(username="bob")
     client.force_login(bob)
 
-    first = client.post(f"/community/versions/{version.pk}/clone")
-    second = client.post(f"/community/versions/{version.pk}/clone")
+    first = client.post(f"/community/shares/{version.shared_id}/clone")
+    second = client.post(f"/community/shares/{version.shared_id}/clone", {"version": "1"})
 
     assert first.status_code == 302
     assert first.headers["Location"] == "/research?path=cloned%2Fs.ipynb"
@@ -196,11 +196,15 @@ def test_clone_needs_login_and_post(client, ada, django_capture_on_commit_callba
     with django_capture_on_commit_callbacks(execute=True):
         share(client)
     version = SharedNotebookVersion.objects.get()
-    wrong_verb = client.get(f"/community/versions/{version.pk}/clone")
+    wrong_verb = client.get(f"/community/shares/{version.shared_id}/clone")
+    bad_version = client.post(f"/community/shares/{version.shared_id}/clone", {"version": "x"})
+    missing_version = client.post(f"/community/shares/{version.shared_id}/clone", {"version": 9})
     client.logout()
-    anonymous = client.post(f"/community/versions/{version.pk}/clone")
+    anonymous = client.post(f"/community/shares/{version.shared_id}/clone")
 
     assert wrong_verb.status_code == 405
+    assert bad_version.status_code == 400
+    assert missing_version.status_code == 404
     assert anonymous.status_code == 302
     assert anonymous.headers["Location"].startswith("/accounts/login/")
 
@@ -292,8 +296,8 @@ def test_forum_sorts_searches_and_lists_one_authors_shares(client, ada, make_use
     _topic(bob, "Mean reversion", "pairs trading", clones=5)
     _topic(ada, "Volatility", "options", likers=[bob, cy])
 
-    def titles(**params):
-        html = client.get("/community", params).content.decode()
+    def titles(path="/community", **params):
+        html = client.get(path, params).content.decode()
         found = [t for t in ["Momentum in rates", "Mean reversion", "Volatility"] if t in html]
         return sorted(found, key=html.index)
 
@@ -301,5 +305,9 @@ def test_forum_sorts_searches_and_lists_one_authors_shares(client, ada, make_use
     assert titles(sort="liked") == ["Volatility", "Momentum in rates", "Mean reversion"]
     assert titles(sort="cloned") == ["Mean reversion", "Momentum in rates", "Volatility"]
     assert titles(q="pairs") == ["Mean reversion"]
-    assert titles(author="ada") == ["Volatility", "Momentum in rates"]
+    assert titles("/community/users/ada") == ["Volatility", "Momentum in rates"]
+    assert client.get("/community", {"author": "Ada"}).headers["Location"] == (
+        "/community/users/ada"
+    )
+    assert client.get("/community/users/nobody").status_code == 404
     assert client.get("/community", {"sort": "bogus", "page": "x"}).status_code == 200

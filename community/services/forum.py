@@ -1,0 +1,111 @@
+"""The forum's writes: topics, replies and tags, and who may edit what.
+
+Authors edit and delete their own posts while the topic is open (not hidden, not locked);
+staff may always. Markdown is sanitized when it is saved, so pages show stored HTML as is.
+"""
+
+import re
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from community.models import Reply, Tag, Topic
+from community.sanitize import markdown_to_html
+from quantsite.accounts.models import User
+
+TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+MAX_TAGS = 5
+
+
+def tag_names_clean(names) -> list[str]:
+    """Lowercased, deduplicated tag names in their order; ``ValueError`` names what is wrong.
+
+    Takes a list of names or one comma-separated string.
+    """
+    if isinstance(names, str):
+        names = names.split(",")
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError("Tags are a list of names.")
+    cleaned: list[str] = []
+    for name in (n.strip().lower() for n in names):
+        if not name or name in cleaned:
+            continue
+        if not TAG_PATTERN.fullmatch(name):
+            raise ValueError(
+                f"{name[:40]!r} is not a tag: up to 32 lowercase letters, digits and dashes, "
+                "starting with a letter or digit."
+            )
+        cleaned.append(name)
+    if len(cleaned) > MAX_TAGS:
+        raise ValueError(f"At most {MAX_TAGS} tags.")
+    return cleaned
+
+
+def topic_tags_set(topic: Topic, names: list[str]) -> None:
+    """Give ``topic`` exactly these tags (names already cleaned), creating new ones."""
+    topic.tags.set([Tag.objects.get_or_create(name=name)[0] for name in names])
+
+
+def may_edit(user: User, *, author_id: int, topic: Topic) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    return author_id == user.pk and not topic.locked and not topic.hidden
+
+
+def _check(user: User, *, author_id: int, topic: Topic) -> None:
+    if not may_edit(user, author_id=author_id, topic=topic):
+        if topic.locked:
+            raise PermissionDenied("This topic is locked.")
+        raise PermissionDenied("Only the author can change this.")
+
+
+@transaction.atomic
+def topic_create(*, author: User, title: str, body: str, tags: list[str]) -> Topic:
+    topic = Topic.objects.create(
+        author=author, title=title, body=body, body_html=markdown_to_html(body)
+    )
+    topic_tags_set(topic, tags)
+    return topic
+
+
+@transaction.atomic
+def topic_edit(*, topic: Topic, editor: User, title: str, body: str, tags: list[str]) -> Topic:
+    """The author (or staff) changes the title, the Markdown body and the tags."""
+    _check(editor, author_id=topic.author_id, topic=topic)
+    topic.title, topic.body, topic.body_html = title, body, markdown_to_html(body)
+    topic.edited = timezone.now()
+    topic.save(update_fields=["title", "body", "body_html", "edited", "updated"])
+    topic_tags_set(topic, tags)
+    return topic
+
+
+def topic_delete(*, topic: Topic, editor: User) -> None:
+    """The author (or staff) deletes a topic, with its shared notebook's record."""
+    _check(editor, author_id=topic.author_id, topic=topic)
+    if topic.shared_notebook_id:
+        topic.shared_notebook.delete()  # cascades to the topic
+    else:
+        topic.delete()
+
+
+def reply_create(*, topic: Topic, author: User, body: str) -> Reply:
+    if topic.locked or topic.hidden:
+        raise PermissionDenied("This topic is locked.")
+    return Reply.objects.create(
+        topic=topic, author=author, body=body, body_html=markdown_to_html(body)
+    )
+
+
+def reply_edit(*, reply: Reply, editor: User, body: str) -> Reply:
+    _check(editor, author_id=reply.author_id, topic=reply.topic)
+    reply.body, reply.body_html, reply.edited = body, markdown_to_html(body), timezone.now()
+    reply.save(update_fields=["body", "body_html", "edited"])
+    return reply
+
+
+def reply_delete(*, reply: Reply, editor: User) -> None:
+    _check(editor, author_id=reply.author_id, topic=reply.topic)
+    reply.delete()
