@@ -2,8 +2,8 @@
 share request from JupyterLab and forwards it to the site with this server's own credential
 (scope ``notebooks``, from the hub at spawn), so the browser never holds a site token.
 
-``POST {base_url}quanthub/share`` ``{"path", "title", "description", "showcase_cell"}`` →
-the site's answer (``201 {"id", "version", "url"}``), or its error with its status.
+``POST {base_url}quanthub/share`` ``{"path", "title", "description", "tags", "showcase_cell"}``
+→ the site's answer (``201 {"id", "version", "url"}``), or its error with its status.
 """
 
 import json
@@ -14,7 +14,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-FIELDS = ("path", "title", "description", "showcase_cell")
+FIELDS = ("path", "title", "description", "tags", "showcase_cell")
 
 
 class ShareHandler(APIHandler):

@@ -158,7 +158,10 @@ def make_user_files():
             if kind == "notebook":
                 kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
                 nb = nbformat.v4.new_notebook(
-                    cells=[nbformat.v4.new_code_cell("print('hello')")],
+                    cells=[
+                        nbformat.v4.new_code_cell("print('hello')"),
+                        nbformat.v4.new_code_cell("print('world')"),
+                    ],
                     metadata={"origin": "the site", "kernelspec": kernel},
                 )
                 content_save(

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from community.models import SharedNotebookVersion
 from quantsite.accounts.tests.factories import PASSWORD
 from research.tests.live.conftest import ARTIFACTS, hub_registered
 
@@ -126,17 +127,28 @@ def test_share_from_jupyterlab_then_another_user_clones_it(
     log_in(ada, site_url, "ada")
     ada.goto(f"{site_url}/research?path=research/alpha.ipynb")
     lab = ada.frame_locator("#research-frame")
-    lab.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
+    second_cell = lab.locator(".jp-Notebook .jp-Cell").nth(1)
+    second_cell.wait_for(timeout=120_000)
     lab.locator(".jp-Spinner").first.wait_for(state="hidden", timeout=120_000)
-    lab.locator(".quanthub-share-button").first.click()
+    assert lab.locator(".quanthub-share-button").first.is_visible()  # the notebook's Share
+    # The cell toolbar shows on the active cell: select the second cell, share from its button.
+    second_cell.click()
+    share_cell = second_cell.locator('.jp-cell-toolbar [data-command="quanthub:share-cell"]')
+    share_cell.wait_for()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    ada.screenshot(path=str(ARTIFACTS / "share-cell-button.png"))
+    share_cell.click()
     lab.locator(".jp-Dialog input").fill("Alpha strategy")
     lab.locator(".jp-Dialog .jp-mod-accept").click()
     lab.locator(".jp-Dialog input").fill("Trend following, **daily**")
     lab.locator(".jp-Dialog .jp-mod-accept").click()
+    lab.locator(".jp-Dialog input").fill("momentum, daily")
+    lab.locator(".jp-Dialog .jp-mod-accept").click()
     ada.wait_for_url(re.compile(rf"{re.escape(site_url)}/community/topics/\d+$"), timeout=60_000)
     topic_url = ada.url
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     ada.screenshot(path=str(ARTIFACTS / "shared-topic.png"))
+    version = SharedNotebookVersion.objects.get(shared__author__username="ada")
+    assert version.showcase_cell == 1
 
     bob = browser.new_page(viewport={"width": 1280, "height": 800})
     log_in(bob, site_url, "bob")
