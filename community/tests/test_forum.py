@@ -10,6 +10,7 @@ from PIL import Image
 
 from community.models import Reply, SharedNotebook, SharedNotebookVersion, Topic
 from community.services.rendering import thumbnail_png
+from community.tests.images import png_b64
 from research.services.contents import content_get, content_save
 
 pytestmark = pytest.mark.django_db
@@ -31,15 +32,6 @@ def ada(client, make_user):
     user = make_user(username="ada")
     client.force_login(user)
     return user
-
-
-def png_b64(width=800, height=600, color=(30, 90, 200), fmt="PNG") -> str:
-    image = Image.new("RGB", (width, height), color)
-    for x in range(0, width, 7):  # some structure, so it is not a flat colour
-        image.putpixel((x, (x * 3) % height), (250, 10, 10))
-    out = io.BytesIO()
-    image.save(out, format=fmt)
-    return base64.b64encode(out.getvalue()).decode()
 
 
 def chart_notebook(image=None, text="result") -> nbformat.NotebookNode:

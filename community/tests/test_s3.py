@@ -9,6 +9,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from community.models import SharedNotebookVersion
+from community.tests.images import png_b64
 from research.services.contents import content_save
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,9 @@ def test_a_share_lands_in_s3_under_content_addressed_keys(
     s3_client, bucket = s3
     user = make_user(username="ada")
     client.force_login(user)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# In S3")])
+    chart = nbformat.v4.new_code_cell("plot()")
+    chart.outputs = [nbformat.v4.new_output("display_data", {"image/png": png_b64()})]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# In S3"), chart])
     content_save(user=user, path="s.ipynb", model={"type": "notebook", "content": nb})
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -74,9 +77,11 @@ def test_a_share_lands_in_s3_under_content_addressed_keys(
     keys = {item["Key"] for item in s3_client.list_objects_v2(Bucket=bucket)["Contents"]}
     rendered = client.get(f"/community/renders/{version.pk}.html")
     download = client.get(f"/community/versions/{version.pk}/download")
+    thumbnail = client.get(f"/community/versions/{version.pk}/thumbnail.png")
 
     assert response.status_code == 201
-    assert keys == {version.ipynb_key, version.html_key}
+    assert keys == {version.ipynb_key, version.html_key, version.thumbnail_key}
+    assert thumbnail.content.startswith(b"\x89PNG")
     assert version.ipynb_key.startswith("shared/") and version.ipynb_key.endswith(".ipynb")
     assert "In S3" in rendered.content.decode()
     assert "".join(json.loads(download.content)["cells"][0]["source"]) == "# In S3"
