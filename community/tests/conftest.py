@@ -18,3 +18,23 @@ def _tasks_inline():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Shared notebooks stored in files under the test's own folder."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media"},
+        },
+    }
+
+
+@pytest.fixture
+def ada(client, make_user):
+    """ada, logged in on the test client."""
+    user = make_user(username="ada")
+    client.force_login(user)
+    return user

@@ -63,17 +63,6 @@ def hostile_notebook():
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media"},
-        },
-    }
-
-
-@pytest.fixture
 def hostile_topic(media, make_user):
     ada = make_user(username="ada")
     make_user(username="bob")

@@ -13,25 +13,7 @@ from community.services.rendering import thumbnail_png
 from community.tests.images import png_b64
 from research.services.contents import content_get, content_save
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media"},
-        },
-    }
-
-
-@pytest.fixture
-def ada(client, make_user):
-    user = make_user(username="ada")
-    client.force_login(user)
-    return user
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 def chart_notebook(image=None, text="result") -> nbformat.NotebookNode:

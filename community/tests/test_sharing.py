@@ -9,7 +9,7 @@ from community.models import SharedNotebookVersion, Topic
 from community.services.rendering import shared_notebook_render
 from research.services.contents import content_get, content_save
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 PAYLOADS = [
     "<script>alert('x')</script>",
@@ -17,24 +17,6 @@ PAYLOADS = [
     '<a href="javascript:alert(1)">click</a>',
     '<svg onload="alert(1)"><script>alert(2)</script></svg>',
 ]
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media"},
-        },
-    }
-
-
-@pytest.fixture
-def ada(client, make_user):
-    user = make_user(username="ada")
-    client.force_login(user)
-    return user
 
 
 def hostile_notebook():
