@@ -47,8 +47,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(database_url: str, workers: int = 4, **env: str):
-    """The site under gunicorn on a free loopback port; yields its base URL; stops it after."""
+def gunicorn(database_url: str, workers: int = 4, redis_url: str = "", **env: str):
+    """The site under gunicorn on a free loopback port; yields its base URL; stops it after.
+
+    Without ``redis_url`` (the default) the site has no broker and runs its tasks inline,
+    whatever REDIS_URL this process has; with it, the site queues them there for a worker."""
     port = free_port()
     environment = {
         **os.environ,
@@ -59,6 +62,8 @@ def gunicorn(database_url: str, workers: int = 4, **env: str):
         **env,
     }
     environment.pop("REDIS_URL", None)
+    if redis_url:
+        environment["REDIS_URL"] = redis_url
     process = subprocess.Popen(
         [
             sys.executable,

@@ -15,10 +15,19 @@ class ReplyInline(admin.TabularInline):
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
-    list_display = ("title", "author", "created", "hidden", "locked")
+    list_display = ("title", "author", "created", "like_count", "clone_count", "hidden", "locked")
     list_filter = ("hidden", "locked", "tags")
     search_fields = ("title", "author__username")
-    readonly_fields = ("author", "body_html", "shared_notebook", "created", "updated", "edited")
+    readonly_fields = (
+        "author",
+        "body_html",
+        "shared_notebook",
+        "like_count",
+        "clone_count",
+        "created",
+        "updated",
+        "edited",
+    )
     filter_horizontal = ("tags",)
 
     def save_model(self, request, obj, form, change):
@@ -92,7 +101,7 @@ class VersionInline(admin.TabularInline):
 
 @admin.register(SharedNotebook)
 class SharedNotebookAdmin(admin.ModelAdmin):
-    list_display = ("source_path", "author", "clone_count", "created")
+    list_display = ("source_path", "author", "created")
     search_fields = ("source_path", "author__username")
-    readonly_fields = ("author", "cloned_from", "clone_count", "created")
+    readonly_fields = ("author", "cloned_from", "created")
     inlines = [VersionInline]

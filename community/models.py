@@ -1,6 +1,7 @@
 """Shared notebooks (each share of a path adds a version) and the forum topics about them."""
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 
@@ -11,7 +12,6 @@ class SharedNotebook(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shared_notebooks"
     )
     source_path = models.CharField(max_length=1024)
-    clone_count = models.PositiveIntegerField(default=0)
     # Lineage: the shared version this notebook was cloned from (read from the notebook's
     # metadata, which clone writes), if it still exists.
     cloned_from = models.ForeignKey(
@@ -104,10 +104,30 @@ class Topic(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     edited = models.DateTimeField(null=True, blank=True)  # when its author last edited it
+    # Counters kept with each like and clone, so that the forum sorts by an index.
+    like_count = models.PositiveIntegerField(default=0)
+    clone_count = models.PositiveIntegerField(default=0)
+    # Full-text search on PostgreSQL: title (weight A) and body (B), kept by a trigger and
+    # indexed with GIN (migration 0004). Unused, and left empty, on SQLite.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["-created"], name="community_topic_latest")]
+        indexes = [
+            models.Index(
+                fields=["-created"], condition=models.Q(hidden=False), name="community_topic_latest"
+            ),
+            models.Index(
+                fields=["-like_count", "-created"],
+                condition=models.Q(hidden=False),
+                name="community_topic_liked",
+            ),
+            models.Index(
+                fields=["-clone_count", "-created"],
+                condition=models.Q(hidden=False),
+                name="community_topic_cloned",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -5,14 +5,14 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from community.models import Like, Reply, SharedNotebook, SharedNotebookVersion, Topic
+from community.models import Reply, SharedNotebook, SharedNotebookVersion, Topic
 from community.services import forum
 from community.services.sharing import shared_notebook_clone, storage
 from quantsite.accounts.models import User
@@ -40,10 +40,11 @@ FORUM_CSP = (
 USER_CONTENT_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
+# Each sort has its index (community.models.Topic).
 SORTS = {
     "latest": ("-created",),
-    "liked": ("-like_total", "-created"),
-    "cloned": (F("shared_notebook__clone_count").desc(nulls_last=True), "-created"),
+    "liked": ("-like_count", "-created"),
+    "cloned": ("-clone_count", "-created"),
 }
 
 
@@ -97,10 +98,7 @@ def _topics_page(request: HttpRequest, topics):
         topics = topics.filter(tags__name=tag)
     if query:
         topics = _search(topics, query)
-    # No bound parameters in the grouped query: with server-side binding, PostgreSQL cannot
-    # match a parameter in ORDER BY to one in GROUP BY.
-    topics = topics.annotate(like_total=Count("likes", distinct=True)).order_by(*SORTS[sort])
-    page = Paginator(topics, 50).get_page(request.GET.get("page"))
+    page = Paginator(topics.order_by(*SORTS[sort]), 50).get_page(request.GET.get("page"))
     topic_list = list(page.object_list)
     tags: dict[int, list[str]] = {}
     for topic_id, name in Topic.tags.through.objects.filter(
@@ -125,19 +123,19 @@ def _topics_page(request: HttpRequest, topics):
 
 
 def _search(topics, query: str):
-    """PostgreSQL full-text search over titles and bodies; a plain substring match elsewhere."""
+    """PostgreSQL full-text search over titles and bodies (the indexed ``search_vector``); a
+    plain substring match elsewhere."""
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchVector
+        from django.contrib.postgres.search import SearchQuery
 
-        vector = SearchVector("title", weight="A") + SearchVector("body", weight="B")
-        return topics.annotate(search=vector).filter(
-            search=SearchQuery(query, search_type="websearch")
+        return topics.filter(
+            search_vector=SearchQuery(query, config="english", search_type="websearch")
         )
     return topics.filter(Q(title__icontains=query) | Q(body__icontains=query))
 
 
 def _visible_topics():
-    return Topic.objects.filter(hidden=False).select_related("author", "shared_notebook")
+    return Topic.objects.filter(hidden=False).select_related("author").defer("search_vector")
 
 
 @forum_page
@@ -163,7 +161,8 @@ def user_profile(request: HttpRequest, username: str) -> HttpResponse:
     person = get_object_or_404(User, username=username.lower(), is_active=True)
     topics = _visible_topics().filter(author=person)
     page, topic_list, params = _topics_page(request, topics)
-    shared = SharedNotebook.objects.filter(author=person, topic__hidden=False)
+    shared = Topic.objects.filter(author=person, hidden=False, shared_notebook__isnull=False)
+    totals = shared.aggregate(count=Count("pk"), clones=Sum("clone_count"))
     return render(
         request,
         "community/topic_list.html",
@@ -172,8 +171,8 @@ def user_profile(request: HttpRequest, username: str) -> HttpResponse:
             "topics": topic_list,
             "sorts": list(SORTS),
             "person": person,
-            "shared_count": shared.count(),
-            "clone_total": sum(shared.values_list("clone_count", flat=True)),
+            "shared_count": totals["count"],
+            "clone_total": totals["clones"] or 0,
             **params,
         },
     )
@@ -205,7 +204,6 @@ def topic_detail(request: HttpRequest, topic_id: int) -> HttpResponse:
         "tags": topic.tags.all(),
         "replies": replies,
         "editable": forum.may_edit(request.user, author_id=topic.author_id, topic=topic),
-        "like_count": topic.likes.count(),
         "liked": request.user.is_authenticated and topic.likes.filter(user=request.user).exists(),
     }
     if topic.shared_notebook_id:
@@ -372,9 +370,5 @@ def clone(request: HttpRequest, shared_id: int) -> HttpResponse:
 def like(request: HttpRequest, topic_id: int) -> HttpResponse:
     """Like, or unlike if liked already."""
     topic = get_object_or_404(Topic, pk=topic_id, hidden=False)
-    existing = Like.objects.filter(topic=topic, user=request.user)
-    if existing.exists():
-        existing.delete()
-    else:
-        Like.objects.get_or_create(topic=topic, user=request.user)
+    forum.like_toggle(topic=topic, user=request.user)
     return redirect("topic", topic_id=topic.pk)

@@ -7,10 +7,11 @@ staff may always. Markdown is sanitized when it is saved, so pages show stored H
 import re
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from community.models import Reply, Tag, Topic
+from community.models import Like, Reply, Tag, Topic
 from community.sanitize import markdown_to_html
 from quantsite.accounts.models import User
 
@@ -89,6 +90,23 @@ def topic_delete(*, topic: Topic, editor: User) -> None:
         topic.shared_notebook.delete()  # cascades to the topic
     else:
         topic.delete()
+
+
+@transaction.atomic
+def like_toggle(*, topic: Topic, user: User) -> bool:
+    """Like ``topic``, or take the like back if there is one; True if it is liked now. The
+    topic's ``like_count`` changes in the same transaction."""
+    deleted, _ = Like.objects.filter(topic=topic, user=user).delete()
+    if deleted:
+        Topic.objects.filter(pk=topic.pk).update(like_count=F("like_count") - 1)
+        return False
+    try:
+        with transaction.atomic():
+            Like.objects.create(topic=topic, user=user)
+    except IntegrityError:  # the same person liked it at the same moment elsewhere
+        return True
+    Topic.objects.filter(pk=topic.pk).update(like_count=F("like_count") + 1)
+    return True
 
 
 def reply_create(*, topic: Topic, author: User, body: str) -> Reply:

@@ -147,5 +147,7 @@ def shared_notebook_clone(*, version: SharedNotebookVersion, reader: User) -> st
     name = increment_filename(reader, "cloned", posixpath.basename(version.shared.source_path))
     path = f"cloned/{name}"
     content_save(user=reader, path=path, model={"type": "notebook", "content": nb})
-    SharedNotebook.objects.filter(pk=version.shared_id).update(clone_count=F("clone_count") + 1)
+    Topic.objects.filter(shared_notebook_id=version.shared_id).update(
+        clone_count=F("clone_count") + 1
+    )
     return path
