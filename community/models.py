@@ -115,15 +115,17 @@ class Topic(models.Model):
         ordering = ["-created"]
         indexes = [
             models.Index(
-                fields=["-created"], condition=models.Q(hidden=False), name="community_topic_latest"
+                fields=["-created", "-id"],
+                condition=models.Q(hidden=False),
+                name="community_topic_latest",
             ),
             models.Index(
-                fields=["-like_count", "-created"],
+                fields=["-like_count", "-created", "-id"],
                 condition=models.Q(hidden=False),
                 name="community_topic_liked",
             ),
             models.Index(
-                fields=["-clone_count", "-created"],
+                fields=["-clone_count", "-created", "-id"],
                 condition=models.Q(hidden=False),
                 name="community_topic_cloned",
             ),

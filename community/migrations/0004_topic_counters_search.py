@@ -93,7 +93,7 @@ class Migration(migrations.Migration):
             model_name="topic",
             index=models.Index(
                 condition=models.Q(("hidden", False)),
-                fields=["-created"],
+                fields=["-created", "-id"],
                 name="community_topic_latest",
             ),
         ),
@@ -101,7 +101,7 @@ class Migration(migrations.Migration):
             model_name="topic",
             index=models.Index(
                 condition=models.Q(("hidden", False)),
-                fields=["-like_count", "-created"],
+                fields=["-like_count", "-created", "-id"],
                 name="community_topic_liked",
             ),
         ),
@@ -109,7 +109,7 @@ class Migration(migrations.Migration):
             model_name="topic",
             index=models.Index(
                 condition=models.Q(("hidden", False)),
-                fields=["-clone_count", "-created"],
+                fields=["-clone_count", "-created", "-id"],
                 name="community_topic_cloned",
             ),
         ),
