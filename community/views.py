@@ -1,11 +1,11 @@
 from functools import cache, wraps
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -129,20 +129,22 @@ def _topics_page(request: HttpRequest, topics):
     ).values_list("topic_id", "tag__name"):
         tags.setdefault(topic_id, []).append(name)
     # The newest ready version of each shared notebook on the page, in one query.
+    ready = SharedNotebookVersion.objects.filter(
+        render_state=SharedNotebookVersion.RenderState.READY
+    )
+    newest = ready.filter(shared=OuterRef("shared")).order_by("-number").values("number")[:1]
     latest = {
         v.shared_id: v
-        for v in SharedNotebookVersion.objects.filter(
+        for v in ready.filter(
             shared__in=[t.shared_notebook_id for t in topic_list if t.shared_notebook_id],
-            render_state=SharedNotebookVersion.RenderState.READY,
-        )
-        .only("pk", "shared_id", "number", "preview_html", "thumbnail_key")
-        .order_by("shared", "number")
+            number=Subquery(newest),
+        ).only("pk", "shared_id", "number", "preview_html", "thumbnail_key")
     }
     topic_path, user_path = path_format("topic"), path_format("community-user")
     thumbnail_path, tag_path = path_format("version-thumbnail"), reverse("community") + "?tag="
     for topic in topic_list:
         topic.url = topic_path.format(topic.pk)
-        topic.author_url = user_path.format(topic.author.username)
+        topic.author_url = user_path.format(quote(topic.author.username))
         topic.preview = latest.get(topic.shared_notebook_id)
         if topic.preview and topic.preview.thumbnail_key:
             topic.thumbnail_url = thumbnail_path.format(topic.preview.pk)
@@ -237,7 +239,7 @@ def topic_detail(request: HttpRequest, topic_id: int) -> HttpResponse:
     }
     if topic.shared_notebook_id:
         shared = topic.shared_notebook
-        versions = list(shared.versions.order_by("number"))
+        versions = list(shared.versions.defer("preview_html").order_by("number"))
         number = request.GET.get("version")
         version = next((v for v in versions if str(v.number) == number), versions[-1])
         origin = (

@@ -449,3 +449,33 @@ def test_forum_pages_allow_no_script(client, ada, django_capture_on_commit_callb
     for path in ["/community", url, "/community/users/ada", "/community/new", f"{url}/edit"]:
         policy = client.get(path).headers["Content-Security-Policy"]
         assert "script-src 'none'" in policy and "frame-ancestors 'none'" in policy, path
+
+
+def test_the_list_previews_the_newest_rendered_version(
+    client, ada, django_capture_on_commit_callbacks
+):
+    shared(
+        client,
+        ada,
+        nb=chart_notebook(text="first run"),
+        capture=django_capture_on_commit_callbacks,
+        showcase_cell=1,
+    )
+    shared(
+        client,
+        ada,
+        nb=chart_notebook(text="second run"),
+        capture=django_capture_on_commit_callbacks,
+        showcase_cell=1,
+    )
+    newest = client.get("/community").content.decode()
+    content_save(
+        user=ada,
+        path="s.ipynb",
+        model={"type": "notebook", "content": chart_notebook(text="third run")},
+    )
+    share(client, showcase_cell=1)  # version 3 is still rendering (no on-commit callbacks run)
+    while_rendering = client.get("/community").content.decode()
+
+    assert "second run" in newest and "first run" not in newest
+    assert "second run" in while_rendering and "third run" not in while_rendering
