@@ -47,6 +47,7 @@ from contents import server_token
 REDIS_URL = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
 TOPICS = 10_000
 PER_PAGE = 50
+SORT_NAMES = ("latest", "liked", "cloned")
 TARGET_SHARE_S = 2.0
 TARGET_INDEX_P99_MS = 50.0
 
@@ -656,12 +657,17 @@ def seed_forum(total: int, templates: int = 8) -> None:
     )
 
 
-def http_series(base: str, path: str, count: int, warmup: int = 5, budget_s: float = 45) -> dict:
+def _path(path, i: int) -> str:
+    """``path`` itself, or for a series that moves through pages, its ``i``-th path."""
+    return path(i) if callable(path) else path
+
+
+def http_series(base: str, path, count: int, warmup: int = 5, budget_s: float = 45) -> dict:
     """``count`` GETs one after another (fewer if they take over ``budget_s`` in all)."""
     latencies, sizes, errors = [], [], 0
     deadline = time.monotonic() + budget_s
     for i in range(warmup + count):
-        status, body, seconds = request(base, "GET", path)
+        status, body, seconds = request(base, "GET", _path(path, i))
         if status != 200:
             errors += 1
         if i >= warmup:
@@ -672,7 +678,7 @@ def http_series(base: str, path: str, count: int, warmup: int = 5, budget_s: flo
     return {"latencies": latencies, "bytes": max(sizes, default=0), "errors": errors}
 
 
-def django_series(path: str, count: int, warmup: int = 3, budget_s: float = 20) -> dict:
+def django_series(path, count: int, warmup: int = 3, budget_s: float = 20) -> dict:
     """The same page in this process through Django's test client: the time Django spends,
     without gunicorn or the network; and the SQL queries it makes."""
     from django.db import connection
@@ -686,7 +692,7 @@ def django_series(path: str, count: int, warmup: int = 3, budget_s: float = 20) 
     with override_settings(REDIS_URL=""):
         for i in range(warmup + count):
             started = time.perf_counter()
-            response = client.get(path)
+            response = client.get(_path(path, i))
             elapsed = time.perf_counter() - started
             errors += response.status_code != 200
             if i >= warmup:
@@ -694,7 +700,7 @@ def django_series(path: str, count: int, warmup: int = 3, budget_s: float = 20) 
                 if time.monotonic() > deadline:
                     break
         with CaptureQueriesContext(connection) as queries:
-            client.get(path)
+            client.get(_path(path, 0))
     return {"latencies": latencies, "errors": errors, "queries": len(queries)}
 
 
@@ -710,6 +716,11 @@ def forum_index(base: str, count: int, local_count: int) -> list[dict]:
         ("/community sort=liked", "/community?sort=liked"),
         ("/community sort=cloned", "/community?sort=cloned"),
         ("/community q=momentum (full text)", "/community?q=momentum"),
+        # Each request a page not seen before: the cards are rendered, not taken from the cache.
+        (
+            "/community every page in turn",
+            lambda i: f"/community?page={pages - i % pages}&sort={SORT_NAMES[i % 3]}",
+        ),
         ("/healthz again", "/healthz"),
     ]
     print(
@@ -719,7 +730,8 @@ def forum_index(base: str, count: int, local_count: int) -> list[dict]:
     )
     # Every gunicorn worker compiles templates and opens its connection on its first requests.
     for _label, path in series:
-        http_series(base, path, count=0, warmup=12)
+        if not callable(path):
+            http_series(base, path, count=0, warmup=12)
     results = []
     for label, path in series:
         remote = http_series(base, path, count)

@@ -1,15 +1,21 @@
+import hashlib
+import json
 from functools import cache, wraps
 from urllib.parse import quote, urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache as django_cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -103,6 +109,7 @@ class ReplyForm(forms.Form):
 
 # What a topic's card in a list shows.
 LIST_FIELDS = ("title", "created", "shared_notebook_id", "like_count", "clone_count")
+CARDS_CACHE_SECONDS = 600
 
 
 def _topics_page(request: HttpRequest, topics):
@@ -142,15 +149,40 @@ def _topics_page(request: HttpRequest, topics):
     }
     topic_path, user_path = path_format("topic"), path_format("community-user")
     thumbnail_path, tag_path = path_format("version-thumbnail"), reverse("community") + "?tag="
+    cards = []
     for topic in topic_list:
-        topic.url = topic_path.format(topic.pk)
-        topic.author_url = user_path.format(quote(topic.author.username))
-        topic.preview = latest.get(topic.shared_notebook_id)
-        if topic.preview and topic.preview.thumbnail_key:
-            topic.thumbnail_url = thumbnail_path.format(topic.preview.pk)
-        topic.tag_links = [(name, tag_path + name) for name in sorted(tags.get(topic.pk, []))]
+        preview = latest.get(topic.shared_notebook_id)
+        cards.append(
+            {
+                "url": topic_path.format(topic.pk),
+                "title": topic.title,
+                "author": topic.author.display_name,
+                "author_url": user_path.format(quote(topic.author.username)),
+                "created": timezone.localdate(topic.created).isoformat(),
+                "shared": topic.shared_notebook_id is not None,
+                "clone_count": topic.clone_count,
+                "like_count": topic.like_count,
+                "tags": [(name, tag_path + name) for name in sorted(tags.get(topic.pk, []))],
+                "thumbnail_url": (
+                    thumbnail_path.format(preview.pk) if preview and preview.thumbnail_key else ""
+                ),
+                # Sanitized when rendered (community.sanitize).
+                "preview_html": preview.preview_html if preview else None,
+            }
+        )
     params = {"sort": sort, "q": query, "tag": tag}
-    return page, topic_list, params
+    return page, _cards_html(cards), params
+
+
+def _cards_html(cards: list[dict]) -> str:
+    """The cards of a list page as HTML, cached in this process under a hash of everything
+    they show (a card that changes in any way is a new key; old ones age out)."""
+    key = "community:cards:" + hashlib.sha256(json.dumps(cards).encode()).hexdigest()
+    html = django_cache.get(key)
+    if html is None:
+        html = render_to_string("community/_topic_cards.html", {"cards": cards})
+        django_cache.set(key, html, timeout=CARDS_CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 (our own template's output, from the cache)
 
 
 def _search(topics, query: str):
@@ -177,11 +209,11 @@ def topic_list(request: HttpRequest) -> HttpResponse:
     author = request.GET.get("author", "").strip()[:150]
     if author:  # the old form of a profile address
         return redirect("community-user", username=author.lower())
-    page, topic_list, params = _topics_page(request, topics)
+    page, cards, params = _topics_page(request, topics)
     return render(
         request,
         "community/topic_list.html",
-        {"page": page, "topics": topic_list, "sorts": list(SORTS), **params},
+        {"page": page, "cards": cards, "sorts": list(SORTS), **params},
     )
 
 
@@ -191,7 +223,7 @@ def user_profile(request: HttpRequest, username: str) -> HttpResponse:
     """One person's page: what they shared and started, with the same search and sorts."""
     person = get_object_or_404(User, username=username.lower(), is_active=True)
     topics = _visible_topics().filter(author=person)
-    page, topic_list, params = _topics_page(request, topics)
+    page, cards, params = _topics_page(request, topics)
     shared = Topic.objects.filter(author=person, hidden=False, shared_notebook__isnull=False)
     totals = shared.aggregate(count=Count("pk"), clones=Sum("clone_count"))
     return render(
@@ -199,7 +231,7 @@ def user_profile(request: HttpRequest, username: str) -> HttpResponse:
         "community/topic_list.html",
         {
             "page": page,
-            "topics": topic_list,
+            "cards": cards,
             "sorts": list(SORTS),
             "person": person,
             "shared_count": totals["count"],

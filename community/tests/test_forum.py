@@ -479,3 +479,16 @@ def test_the_list_previews_the_newest_rendered_version(
 
     assert "second run" in newest and "first run" not in newest
     assert "second run" in while_rendering and "third run" not in while_rendering
+
+
+def test_a_cached_card_changes_as_soon_as_what_it_shows_does(
+    client, ada, make_user, django_capture_on_commit_callbacks
+):
+    url = shared(client, ada, capture=django_capture_on_commit_callbacks)["url"]
+    before = client.get("/community").content.decode()
+    client.post(f"{url}/like")
+    client.post(f"{url}/edit", {"title": "Momentum, renamed", "body": "", "tags": "new-tag"})
+    after = client.get("/community").content.decode()
+
+    assert "0 likes" in before and "Momentum, renamed" not in before
+    assert "1 like" in after and "Momentum, renamed" in after and "new-tag" in after
