@@ -3,6 +3,8 @@
 import pytest
 from django.conf import settings
 
+pytest_plugins = ["quantsite.tests.browser"]
+
 
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and not settings.DATABASES["default"]["ENGINE"].endswith(

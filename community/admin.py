@@ -6,6 +6,25 @@ from community.models import Reply, SharedNotebook, SharedNotebookVersion, Tag, 
 from community.sanitize import markdown_to_html
 
 
+class ForumPostAdmin(admin.ModelAdmin):
+    """What topics and replies share in the admin: staff edits of the Markdown body are
+    sanitized as authors' are, and posts are hidden from the forum or shown again."""
+
+    actions = ["hide", "unhide"]
+
+    def save_model(self, request, obj, form, change):
+        obj.body_html = markdown_to_html(obj.body)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Hide from the forum")
+    def hide(self, request, queryset):
+        queryset.update(hidden=True)
+
+    @admin.action(description="Show again")
+    def unhide(self, request, queryset):
+        queryset.update(hidden=False)
+
+
 class ReplyInline(admin.TabularInline):
     model = Reply
     fields = ("author", "body", "hidden", "created")
@@ -14,7 +33,7 @@ class ReplyInline(admin.TabularInline):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(ForumPostAdmin):
     list_display = ("title", "author", "created", "like_count", "clone_count", "hidden", "locked")
     list_filter = ("hidden", "locked", "tags")
     search_fields = ("title", "author__username")
@@ -29,21 +48,8 @@ class TopicAdmin(admin.ModelAdmin):
         "edited",
     )
     filter_horizontal = ("tags",)
-
-    def save_model(self, request, obj, form, change):
-        obj.body_html = markdown_to_html(obj.body)  # staff edits are sanitized too
-        super().save_model(request, obj, form, change)
-
     inlines = [ReplyInline]
-    actions = ["hide", "unhide", "lock", "unlock"]
-
-    @admin.action(description="Hide from the forum")
-    def hide(self, request, queryset):
-        queryset.update(hidden=True)
-
-    @admin.action(description="Show again")
-    def unhide(self, request, queryset):
-        queryset.update(hidden=False)
+    actions = [*ForumPostAdmin.actions, "lock", "unlock"]
 
     @admin.action(description="Lock (no new replies)")
     def lock(self, request, queryset):
@@ -55,25 +61,11 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reply)
-class ReplyAdmin(admin.ModelAdmin):
+class ReplyAdmin(ForumPostAdmin):
     list_display = ("topic", "author", "created", "hidden")
     list_filter = ("hidden",)
     search_fields = ("body", "author__username")
     readonly_fields = ("topic", "author", "body_html", "created", "edited")
-
-    def save_model(self, request, obj, form, change):
-        obj.body_html = markdown_to_html(obj.body)
-        super().save_model(request, obj, form, change)
-
-    actions = ["hide", "unhide"]
-
-    @admin.action(description="Hide from the forum")
-    def hide(self, request, queryset):
-        queryset.update(hidden=True)
-
-    @admin.action(description="Show again")
-    def unhide(self, request, queryset):
-        queryset.update(hidden=False)
 
 
 @admin.register(Tag)

@@ -113,7 +113,8 @@ CARDS_CACHE_SECONDS = 600
 
 
 def _topics_page(request: HttpRequest, topics):
-    """Search, tag, sort and paginate ``topics``; the page's topics carry their preview."""
+    """Search, tag, sort and paginate ``topics``: the page, its cards' HTML (with previews)
+    and the parameters the page's links keep."""
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "latest"
     query = request.GET.get("q", "").strip()[:200]
     tag = request.GET.get("tag", "").strip().lower()[:32]
@@ -197,15 +198,11 @@ def _search(topics, query: str):
     return topics.filter(Q(title__icontains=query) | Q(body__icontains=query))
 
 
-def _visible_topics():
-    return Topic.objects.filter(hidden=False)
-
-
 @forum_page
 @require_GET
 def topic_list(request: HttpRequest) -> HttpResponse:
     """The forum: search, tags, sort (latest, most liked, most cloned), 50 a page."""
-    topics = _visible_topics()
+    topics = Topic.objects.filter(hidden=False)
     author = request.GET.get("author", "").strip()[:150]
     if author:  # the old form of a profile address
         return redirect("community-user", username=author.lower())
@@ -222,7 +219,7 @@ def topic_list(request: HttpRequest) -> HttpResponse:
 def user_profile(request: HttpRequest, username: str) -> HttpResponse:
     """One person's page: what they shared and started, with the same search and sorts."""
     person = get_object_or_404(User, username=username.lower(), is_active=True)
-    topics = _visible_topics().filter(author=person)
+    topics = Topic.objects.filter(hidden=False).filter(author=person)
     page, cards, params = _topics_page(request, topics)
     shared = Topic.objects.filter(author=person, hidden=False, shared_notebook__isnull=False)
     totals = shared.aggregate(count=Count("pk"), clones=Sum("clone_count"))

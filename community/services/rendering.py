@@ -36,6 +36,9 @@ PREVIEW_MAX_CHARS = 1_500
 PREVIEW_MAX_OUTPUTS = 3
 
 
+IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
+
+
 class BodyExporter(HTMLExporter):
     """nbconvert's HTML exporter on its ``basic`` template (the body only: the page around it
     is ours), without its last step.
@@ -61,7 +64,6 @@ class BodyExporter(HTMLExporter):
         return IMG_WITHOUT_ALT.sub('<img alt="Output of the cell"', html), resources
 
 
-IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
 _local = threading.local()
 
 

@@ -15,9 +15,8 @@ import pytest
 from community.models import SharedNotebookVersion, Topic
 from community.services.forum import reply_create
 from community.services.sharing import shared_notebook_share, storage
+from quantsite.tests.browser import ARTIFACTS, log_in
 from research.services.contents import content_save
-from research.tests.live.conftest import ARTIFACTS
-from research.tests.live.test_browser import browser, log_in  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,7 +94,7 @@ def hits(page) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811 (the imported fixture)
+def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script(HOOK)
     page = context.new_page()

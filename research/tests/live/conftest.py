@@ -6,7 +6,6 @@ frames are same-site). Discovery timings are short so that death is seen in seco
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,8 +15,6 @@ from quantsite.accounts.tests.factories import PASSWORD, UserFactory
 from research.services.hubs import hub_register
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts"
 
 
 @pytest.fixture

@@ -3,51 +3,15 @@ hub that no foreign page can frame. Screenshots go to var/test-artifacts/ (git-i
 
 import http.server
 import re
-import shutil
 import threading
 
 import pytest
 
 from community.models import SharedNotebookVersion
-from quantsite.accounts.tests.factories import PASSWORD
-from research.tests.live.conftest import ARTIFACTS, hub_registered
+from quantsite.tests.browser import ARTIFACTS, log_in
+from research.tests.live.conftest import hub_registered
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not shutil.which("chromium"):
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the test's own database calls
-    # are still plain synchronous ones (Django's documented switch for this case).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def log_in(page, site_url: str, username: str) -> None:
-    page.goto(f"{site_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{site_url}/")
 
 
 def test_research_shows_jupyterlab_inside_the_frame(browser, start_hub, person, site_url):
