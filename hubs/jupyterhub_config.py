@@ -3,6 +3,11 @@
 Everything the site needs is in `quanthub.configure(c)`; this file adds what running several
 hubs on one machine needs: their own ports, state directories, the proxy from node_modules,
 and the `simple` spawner (every user's server runs as the current OS user).
+
+The `simple` spawner gives users no isolation from each other (any user's server can read any
+other's credentials), so quanthub refuses it unless opted in: this file does, for one person
+developing on their own machine. Hubs for several people use hubs/isolated/jupyterhub_config.py
+(one OS account per user) or KubeSpawner.
 """
 
 import os
@@ -26,5 +31,7 @@ c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = str(state / "users" / "{username}")
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
+# Development only: every user's server runs as this OS user (see the docstring).
+c.Quanthub.allow_shared_identity = True
 
 quanthub.configure(c)

@@ -17,6 +17,44 @@ CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
 PROXY = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 
 
+# What a hub inherits from the environment of whoever starts it (the site's, under `make run`):
+# the system's and Python's basics and QUANTHUB_* values, never the site's secrets
+# (SECRET_KEY, NOTEBOOK_ENCRYPTION_KEYS, DATABASE_URL, ...).
+HUB_ENV_KEEP = {
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "TERM",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+}
+HUB_ENV_KEEP_PREFIXES = ("LC_", "PYTHON", "QUANTHUB_", "JUPYTERHUB_")
+
+
+def hub_environment(environ) -> dict[str, str]:
+    """The part of ``environ`` a hub may inherit (see HUB_ENV_KEEP)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in HUB_ENV_KEEP or name.startswith(HUB_ENV_KEEP_PREFIXES)
+    }
+
+
 @dataclass
 class LocalHub:
     name: str
@@ -42,7 +80,7 @@ class LocalHub:
             raise RuntimeError(f"{PROXY} is missing: run `npm ci` in {ROOT}")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env = {
-            **os.environ,
+            **hub_environment(os.environ),
             "QUANTHUB_SITE_URL": site_url,
             "QUANTHUB_HUB_URL": self.url,
             "QUANTHUB_CLIENT_ID": client_id,
@@ -56,8 +94,10 @@ class LocalHub:
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             **(extra_env or {}),
         }
+        # The JupyterHub config file: QUANTHUB_HUB_CONFIG (e.g. hubs/isolated/), else ours.
+        config = env.get("QUANTHUB_HUB_CONFIG") or str(CONFIG)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)],
+            [sys.executable, "-m", "jupyterhub", "-f", config],
             cwd=self.state_dir,
             env=env,
             stdout=log,

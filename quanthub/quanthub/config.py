@@ -17,6 +17,11 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets.config import Configurable
 
+from quanthub.isolation import (
+    refuse_shared_identity,
+    refusing_shared_identity,
+    spawner_class_of,
+)
 from quanthub.spawn import make_pre_spawn_hook
 
 # Jupyter configuration the single-user servers read (labconfig/page_config.json).
@@ -83,6 +88,20 @@ class Quanthub(Configurable):
         help="Pass --allow-root to single-user servers (QUANTHUB_ALLOW_ROOT); needed when the "
         "hub runs as root with the simple spawner, or the servers exit at once.",
     )
+
+    allow_shared_identity = Bool(
+        False,
+        config=True,
+        help="Allow a spawner that runs every user's server as one OS account, such as "
+        "JupyterHub's `simple` spawner (QUANTHUB_ALLOW_SHARED_IDENTITY=1). Only for one person "
+        "developing alone: under one account any user reads any other's notebook credential "
+        "from /proc/<pid>/environ. Without it, configure() and every spawn refuse such a "
+        "spawner; use quanthub.isolation.IsolatedSpawner (hubs/isolated/) or KubeSpawner.",
+    )
+
+    @default("allow_shared_identity")
+    def _allow_shared_identity_default(self):
+        return _env("QUANTHUB_ALLOW_SHARED_IDENTITY", "").lower() in {"1", "true", "yes"}
 
     @default("site_url")
     def _site_url_default(self):
@@ -167,6 +186,11 @@ def configure(c, **values) -> Quanthub:
     settings.check()
     site = settings.site_url
 
+    # Isolation: no spawner that runs every user as one OS account, unless opted in by name.
+    # Checked here (the spawner set before configure) and at every spawn (set after it).
+    spawner_class = c.JupyterHub.get("spawner_class") if "JupyterHub" in c else None
+    refuse_shared_identity(spawner_class_of(spawner_class), allowed=settings.allow_shared_identity)
+
     # Login: the site is the OpenID Connect provider; no hand-written authenticator.
     c.JupyterHub.authenticator_class = "generic-oauth"
     c.GenericOAuthenticator.client_id = settings.client_id
@@ -221,6 +245,11 @@ def configure(c, **values) -> Quanthub:
     # Share: the server extension quanthub.share (enabled by jupyter_server_config.d on the
     # config path below) forwards JupyterLab's share requests to the site.
     c.Spawner.pre_spawn_hook = make_pre_spawn_hook(site, settings.client_id, settings.client_secret)
+    # The spawner's check again at every spawn, before the credential is fetched: an operator
+    # may set JupyterHub.spawner_class after calling configure.
+    c.Spawner.pre_spawn_hook = refusing_shared_identity(
+        c.Spawner.pre_spawn_hook, allowed=settings.allow_shared_identity
+    )
     c.Spawner.args = [*_list(c.Spawner.args), *args]
     c.Spawner.default_url = "/lab"
 
