@@ -22,7 +22,10 @@ class BearerTokenAuthentication(OAuth2Authentication):
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return None
-        checked = SimpleNamespace(uri=request.build_absolute_uri())
+        checked = SimpleNamespace(
+            uri=request.build_absolute_uri(),
+            headers={"Authorization": request.META["HTTP_AUTHORIZATION"]},
+        )
         validator = oauth2_settings.OAUTH2_VALIDATOR_CLASS()
         if validator.validate_bearer_token(token, scopes=[], request=checked):
             return checked.user, checked.access_token

@@ -1,5 +1,7 @@
+import hashlib
+
 from django.conf import settings
-from oauth2_provider.models import AbstractApplication
+from oauth2_provider.models import AbstractApplication, AccessToken
 
 from quantsite.accounts.models import ApplicationPolicy
 
@@ -25,3 +27,55 @@ def application_allows_client_credentials(*, application: AbstractApplication) -
         return application.policy.allows_client_credentials
     except ApplicationPolicy.DoesNotExist:
         return False
+
+
+def application_enabled(*, application: AbstractApplication) -> bool:
+    """False if staff (or the hub services) disabled the application: it gets nothing by any
+    grant and its tokens stop working. An application without a policy is enabled."""
+    try:
+        return application.policy.enabled
+    except ApplicationPolicy.DoesNotExist:
+        return True
+
+
+def application_is_resource_server(*, application: AbstractApplication) -> bool:
+    """True if staff marked the application a resource server, which may introspect tokens."""
+    try:
+        return application.policy.resource_server
+    except ApplicationPolicy.DoesNotExist:
+        return False
+
+
+def access_token_introspect(*, token: str) -> dict:
+    """RFC 7662 facts about the raw access token ``token``.
+
+    ``{"active": False}`` for an unknown, expired or revoked token, a token of a disabled
+    account, or one of a disabled application; otherwise ``active``, ``scope``, ``exp``,
+    ``client_id`` and, for a user's token, ``username`` and ``sub``.
+    """
+    checksum = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    found = (
+        AccessToken.objects.select_related("user", "application", "application__policy")
+        .filter(token_checksum=checksum)
+        .first()
+    )
+    application = found.application if found is not None else None
+    if (
+        found is None
+        or not found.is_valid()
+        or (found.user is not None and not found.user.is_active)
+        or (application is not None and not application_enabled(application=application))
+    ):
+        return {"active": False}
+    data = {
+        "active": True,
+        "scope": found.scope,
+        "exp": int(found.expires.timestamp()),
+        "token_type": "Bearer",
+    }
+    if found.application is not None:
+        data["client_id"] = found.application.client_id
+    if found.user is not None:
+        data["username"] = found.user.get_username()
+        data["sub"] = str(found.user.pk)
+    return data

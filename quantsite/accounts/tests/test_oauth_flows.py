@@ -3,6 +3,7 @@ live server. Failures must carry the error code the RFCs name (RFC 6749 4.1.2.1 
 RFC 7636 4.6, RFC 6750 3.1), never a 500."""
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -10,10 +11,11 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 from jwcrypto import jwk, jwt
-from oauth2_provider.models import AccessToken, Application, RefreshToken
+from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 from requests_oauthlib import OAuth2Session
 
+from quantsite.accounts.models import ApplicationPolicy
 from quantsite.accounts.tests.factories import (
     CLIENT_SECRET,
     ApplicationFactory,
@@ -692,3 +694,346 @@ def _hidden_fields(html: str) -> dict[str, str]:
     Parser().feed(html)
     fields.pop("csrfmiddlewaretoken", None)
     return fields
+
+
+# -- only the endpoints the site serves ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/o/applications/",
+        "/o/applications/register/",
+        "/o/authorized_tokens/",
+        "/o/device/",
+        "/o/device-authorization/",
+        "/o/register/",
+        "/o/logout/",
+    ],
+)
+def test_library_management_device_and_registration_pages_do_not_exist(base_url, browser, path):
+    response = browser.get(f"{base_url}{path}", allow_redirects=False, timeout=10)
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/o/.well-known/openid-configuration", "/o/.well-known/oauth-authorization-server"]
+)
+def test_metadata_lists_only_the_grants_served(base_url, path):
+    config = requests.get(f"{base_url}{path}", timeout=10).json()
+
+    assert config["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    ]
+    assert "registration_endpoint" not in config
+    assert "device_authorization_endpoint" not in config
+
+
+def test_device_grant_without_a_device_code_is_an_unsupported_grant(base_url, trusted_app):
+    response = requests.post(
+        f"{base_url}/o/token/",
+        data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code"},
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "unsupported_grant_type"}
+
+
+# -- prompt=none and other odd authorization parameters (no 500) ---------------------------
+
+
+def test_prompt_none_with_a_trusted_application_gives_a_code(base_url, browser, trusted_app):
+    response = authorize(browser, new_session(trusted_app), base_url, prompt="none")
+
+    assert response.status_code == 302
+    assert set(query_of(response.headers["Location"])) == {"code", "state", "iss"}
+
+
+def test_prompt_none_without_a_session_says_login_required(base_url, trusted_app):
+    response = authorize(requests.Session(), new_session(trusted_app), base_url, prompt="none")
+
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith(REDIRECT_URI + "?")
+    assert query_of(location)["error"] == "login_required"
+
+
+def test_prompt_none_needing_consent_says_consent_required(base_url, browser):
+    app = ApplicationFactory(name="Untrusted", skip_authorization=False)
+
+    response = authorize(browser, new_session(app), base_url, prompt="none")
+
+    assert response.status_code == 302
+    assert query_of(response.headers["Location"])["error"] == "consent_required"
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"response_mode": "fragment"}, "invalid_request"),
+        ({"response_mode": "nonsense"}, "invalid_request"),
+        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+        ({"request_uri": "https://evil.example/req"}, "request_uri_not_supported"),
+        ({"code_challenge": "short"}, "invalid_request"),
+        ({"code_challenge": "x" * 129}, "invalid_request"),
+        ({"nonce": "n" * 256}, "invalid_request"),
+    ],
+)
+def test_odd_authorization_parameters_go_back_as_oauth_errors(
+    base_url, browser, trusted_app, params, error
+):
+    oauth = new_session(trusted_app)
+    url, _state = oauth.authorization_url(f"{base_url}/o/authorize/")
+    query = {**query_of(url), **params}
+
+    response = browser.get(f"{base_url}/o/authorize/", params=query, allow_redirects=False)
+
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith(REDIRECT_URI + "?")  # never in a fragment
+    assert query_of(location)["error"] == error
+    assert Grant.objects.count() == 0
+
+
+# -- tokens only in the Authorization header -----------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/o/userinfo/", "/api/me"])
+@pytest.mark.parametrize("where", ["query", "body"])
+def test_a_token_outside_the_header_is_not_accepted(base_url, browser, trusted_app, path, where):
+    _oauth, token = code_flow(base_url, browser, trusted_app)
+    sent = {"access_token": token["access_token"]}
+
+    if where == "query":
+        response = requests.get(f"{base_url}{path}", params=sent, timeout=10)
+    else:
+        response = requests.post(f"{base_url}{path}", data=sent, timeout=10)
+
+    assert response.status_code == 401
+    in_header = requests.get(f"{base_url}{path}", headers=bearer(token["access_token"]), timeout=10)
+    assert in_header.status_code == 200
+
+
+def test_a_token_in_the_query_does_not_count_beside_another_in_the_header(
+    base_url, browser, trusted_app
+):
+    _oauth, token = code_flow(base_url, browser, trusted_app)
+
+    response = requests.get(
+        f"{base_url}/o/userinfo/",
+        params={"access_token": token["access_token"]},
+        headers=bearer("nonsense"),
+        timeout=10,
+    )
+
+    assert response.status_code == 401
+
+
+# -- authorization codes: hashed at rest, reuse revokes ------------------------------------
+
+
+def test_authorization_codes_are_stored_hashed(base_url, browser, trusted_app):
+    response = authorize(browser, new_session(trusted_app), base_url)
+    code = query_of(response.headers["Location"])["code"]
+
+    stored = Grant.objects.get(application=trusted_app)
+
+    assert stored.code != code
+    assert stored.code == hashlib.sha256(code.encode()).hexdigest()
+
+
+def test_a_reused_code_revokes_the_tokens_it_gave(base_url, browser, trusted_app):
+    oauth = new_session(trusted_app)
+    response = authorize(browser, oauth, base_url)
+    location = response.headers["Location"]
+    token = oauth.fetch_token(
+        f"{base_url}/o/token/", authorization_response=location, client_secret=CLIENT_SECRET
+    )
+    refreshed = oauth.refresh_token(
+        f"{base_url}/o/token/", client_id=trusted_app.client_id, client_secret=CLIENT_SECRET
+    )
+
+    again = requests.post(
+        f"{base_url}/o/token/",
+        data={
+            "grant_type": "authorization_code",
+            "code": query_of(location)["code"],
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": oauth._code_verifier,
+        },
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
+    )
+
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"
+    # RFC 6749 4.1.2: the tokens issued from the code, and those rotated from them, die.
+    for access_token in (token["access_token"], refreshed["access_token"]):
+        userinfo = requests.get(f"{base_url}/o/userinfo/", headers=bearer(access_token), timeout=10)
+        assert userinfo.status_code == 401
+    refresh = requests.post(
+        f"{base_url}/o/token/",
+        data={"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]},
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
+    )
+    assert refresh.status_code == 400
+
+
+# -- disabled applications ------------------------------------------------------------------
+
+
+def disable(app: Application) -> None:
+    ApplicationPolicy.objects.update_or_create(
+        application=app,
+        defaults={"allowed_scopes": "openid profile email discovery", "enabled": False},
+    )
+
+
+def test_a_disabled_application_authorizes_nobody(base_url, browser, trusted_app):
+    disable(trusted_app)
+
+    response = authorize(browser, new_session(trusted_app), base_url, prompt="none")
+
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert Grant.objects.count() == 0
+
+
+def test_a_disabled_application_gets_no_client_credentials_token(base_url, hub_app):
+    ApplicationPolicy.objects.filter(application=hub_app).update(enabled=False)
+
+    response = client_credentials(base_url, hub_app, "discovery")
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert AccessToken.objects.count() == 0
+
+
+def test_a_disabled_application_cannot_exchange_a_code_or_refresh(base_url, browser, trusted_app):
+    _oauth, token = code_flow(base_url, browser, trusted_app)
+    second = new_session(trusted_app)
+    pending = authorize(browser, second, base_url).headers["Location"]
+    disable(trusted_app)
+
+    exchange = requests.post(
+        f"{base_url}/o/token/",
+        data={
+            "grant_type": "authorization_code",
+            "code": query_of(pending)["code"],
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": second._code_verifier,
+        },
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
+    )
+    refresh = requests.post(
+        f"{base_url}/o/token/",
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        auth=(trusted_app.client_id, CLIENT_SECRET),
+        timeout=10,
+    )
+    userinfo = requests.get(
+        f"{base_url}/o/userinfo/", headers=bearer(token["access_token"]), timeout=10
+    )
+    me = requests.get(f"{base_url}/api/me", headers=bearer(token["access_token"]), timeout=10)
+
+    assert exchange.status_code == 401
+    assert refresh.status_code == 401
+    assert userinfo.status_code == 401
+    assert me.status_code == 401
+
+
+def test_an_enabled_application_works_again(base_url, browser, trusted_app):
+    disable(trusted_app)
+    ApplicationPolicy.objects.filter(application=trusted_app).update(enabled=True)
+
+    _oauth, token = code_flow(base_url, browser, trusted_app)
+
+    assert token["access_token"]
+
+
+# -- introspection: resource servers only ---------------------------------------------------
+
+
+@pytest.fixture
+def resource_server():
+    app = ApplicationFactory(
+        name="Resource server", authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS
+    )
+    ApplicationPolicyFactory(application=app, allowed_scopes="openid", resource_server=True)
+    return app
+
+
+def introspect(base_url, client, token):
+    return requests.post(
+        f"{base_url}/o/introspect/",
+        data={"token": token},
+        auth=(client.client_id, CLIENT_SECRET),
+        timeout=10,
+    )
+
+
+def test_a_resource_server_introspects_a_token(
+    base_url, browser, trusted_app, user, resource_server
+):
+    _oauth, token = code_flow(base_url, browser, trusted_app)
+
+    response = introspect(base_url, resource_server, token["access_token"])
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["active"] is True
+    assert body["username"] == "ada"
+    assert body["client_id"] == trusted_app.client_id
+    assert body["scope"] == "openid profile email"
+
+
+def test_other_clients_may_not_introspect(base_url, browser, trusted_app):
+    _oauth, token = code_flow(base_url, browser, trusted_app)
+
+    own = introspect(base_url, trusted_app, token["access_token"])
+    anonymous = requests.post(
+        f"{base_url}/o/introspect/", data={"token": token["access_token"]}, timeout=10
+    )
+    with_bearer = requests.post(
+        f"{base_url}/o/introspect/",
+        data={"token": token["access_token"]},
+        headers=bearer(token["access_token"]),
+        timeout=10,
+    )
+
+    assert own.status_code == 403
+    assert own.json()["error"] == "unauthorized_client"
+    assert anonymous.status_code == 401
+    assert with_bearer.status_code == 401
+
+
+def test_introspection_reports_a_disabled_accounts_token_inactive(
+    base_url, browser, trusted_app, user, resource_server
+):
+    _oauth, token = code_flow(base_url, browser, trusted_app)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    response = introspect(base_url, resource_server, token["access_token"])
+
+    assert response.status_code == 200
+    assert response.json() == {"active": False}
+
+
+def test_introspection_by_get_with_the_token_in_the_url_is_refused(base_url, resource_server):
+    response = requests.get(
+        f"{base_url}/o/introspect/",
+        params={"token": "x"},
+        auth=(resource_server.client_id, CLIENT_SECRET),
+        timeout=10,
+    )
+
+    assert response.status_code == 405

@@ -6,13 +6,13 @@ from quantsite.accounts.models import User
 DEMO_USERS = [
     # username, password, staff
     ("demo", "demo-password", False),
-    ("admin", "admin-password", True),
+    ("ops", "ops-password", True),
 ]
 
 
 class Command(BaseCommand):
     help = (
-        "Create the demo user 'demo' and the staff user 'admin' for a local run, if they do not "
+        "Create the demo user 'demo' and the staff user 'ops' for a local run, if they do not "
         "exist. Refused in production."
     )
 
