@@ -94,7 +94,7 @@ def main() -> int:
             hub.wait_ready()
         print(f"\nQuantsite is running at {site_url}/ with {', '.join(processes)}.", flush=True)
         print(
-            "Log in as demo / demo-password (staff: admin / admin-password), then open "
+            "Log in as demo / demo-password (staff: ops / ops-password), then open "
             f"{site_url}/research. Ctrl-C stops everything.\n",
             flush=True,
         )
