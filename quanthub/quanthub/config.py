@@ -9,7 +9,9 @@ It sets up login through the site (oauthenticator's GenericOAuthenticator), fram
 site only, the discovery service (registration, heartbeats, stop) and the idle culler.
 """
 
+import hashlib
 import os
+import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from quanthub.isolation import (
     refusing_shared_identity,
     spawner_class_of,
 )
+from quanthub.sessions import make_refresh_user_hook, remember_login
 from quanthub.spawn import make_pre_spawn_hook
 
 # Jupyter configuration the single-user servers read (labconfig/page_config.json).
@@ -82,6 +85,18 @@ class Quanthub(Configurable):
         help="Seconds of inactivity after which a user's server is stopped "
         "(QUANTHUB_CULL_IDLE_TIMEOUT); 0 turns culling off.",
     )
+    service_url = Unicode(
+        config=True,
+        help="Where the hub's discovery service listens, reachable from the hub and its users' "
+        "servers (QUANTHUB_SERVICE_URL), e.g. http://hub:8090 on Kubernetes; servers renew "
+        "their notebook credential there. Unset: a free port on 127.0.0.1, picked at start.",
+    )
+    session_check_interval = Integer(
+        1,
+        config=True,
+        help="Seconds between checks, on a user's hub requests, whether the discovery service "
+        "ended their login (the site said they must not run here).",
+    )
     allow_root = Bool(
         False,
         config=True,
@@ -131,6 +146,10 @@ class Quanthub(Configurable):
     def _cull_default(self):
         return int(_env("QUANTHUB_CULL_IDLE_TIMEOUT", "3600"))
 
+    @default("service_url")
+    def _service_url_default(self):
+        return _env("QUANTHUB_SERVICE_URL") or f"http://127.0.0.1:{_free_port()}"
+
     @default("allow_root")
     def _allow_root_default(self):
         return _env("QUANTHUB_ALLOW_ROOT", "").lower() in {"1", "true", "yes"}
@@ -170,6 +189,12 @@ def _list(value) -> list:
     return list(value) if isinstance(value, list) else []
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _env(name: str, fallback: str = "") -> str:
     return os.environ.get(name, fallback)
 
@@ -205,8 +230,23 @@ def configure(c, **values) -> Quanthub:
     c.GenericOAuthenticator.allow_all = True
     c.GenericOAuthenticator.enable_pkce = True
     c.GenericOAuthenticator.auto_login = True
-    c.GenericOAuthenticator.auth_refresh_age = settings.auth_refresh_age
     c.GenericOAuthenticator.refresh_pre_spawn = True
+    # A user's hub login ends when the site says so: the discovery service records it (the
+    # heartbeat's stop list), and the refresh hook, run on the user's hub requests every
+    # session_check_interval, sends them to log in again; every auth_refresh_age the user's
+    # stored token is checked with the site (refresh_user needs auth state, kept encrypted
+    # with a key derived from the hub's secret unless JUPYTERHUB_CRYPT_KEY is set).
+    c.GenericOAuthenticator.enable_auth_state = True
+    if not os.environ.get("JUPYTERHUB_CRYPT_KEY"):
+        c.CryptKeeper.keys = [
+            hashlib.sha256(f"quanthub auth state {settings.client_secret}".encode()).digest()
+        ]
+    c.GenericOAuthenticator.auth_refresh_age = settings.session_check_interval
+    c.GenericOAuthenticator.refresh_user_hook = make_refresh_user_hook(
+        sessions_url=f"{settings.service_url}/services/quanthub-discovery/sessions",
+        site_check_age=settings.auth_refresh_age,
+    )
+    c.GenericOAuthenticator.post_auth_hook = remember_login
     c.JupyterHub.logout_redirect_url = f"{site}/accounts/logout/"
 
     # Framing: the site's origin only (JupyterHub's default is 'none'; never '*').
@@ -244,7 +284,12 @@ def configure(c, **values) -> Quanthub:
     args.append("--ServerApp.contents_manager_class=quanthub.contents.QuantsiteContentsManager")
     # Share: the server extension quanthub.share (enabled by jupyter_server_config.d on the
     # config path below) forwards JupyterLab's share requests to the site.
-    c.Spawner.pre_spawn_hook = make_pre_spawn_hook(site, settings.client_id, settings.client_secret)
+    c.Spawner.pre_spawn_hook = make_pre_spawn_hook(
+        site,
+        settings.client_id,
+        settings.client_secret,
+        credential_url=f"{settings.service_url}/services/quanthub-discovery/server-token",
+    )
     # The spawner's check again at every spawn, before the credential is fetched: an operator
     # may set JupyterHub.spawner_class after calling configure.
     c.Spawner.pre_spawn_hook = refusing_shared_identity(
@@ -267,13 +312,16 @@ def configure(c, **values) -> Quanthub:
             "name": "quanthub-discovery",
             "command": [sys.executable, "-m", "quanthub.discovery"],
             "environment": service_env,
+            "url": settings.service_url,
         }
     ]
     roles = [
         {
             "name": "quanthub-discovery",
-            "description": "Report running servers to discovery; shut the hub down when cut off.",
-            "scopes": ["list:users", "read:servers", "shutdown"],
+            "description": "Report running servers to discovery, stop those the site says "
+            "must not run here, identify servers renewing their credential; shut the hub down "
+            "when the site refuses it.",
+            "scopes": ["list:users", "read:servers", "delete:servers", "shutdown"],
             "services": ["quanthub-discovery"],
         }
     ]

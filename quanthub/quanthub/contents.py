@@ -18,13 +18,14 @@ import os
 from datetime import datetime
 from urllib.parse import quote
 
-import httpx
 import nbformat
 from jupyter_server.services.contents.checkpoints import AsyncCheckpoints
 from jupyter_server.services.contents.filemanager import AsyncFileContentsManager
 from jupyter_server.services.contents.manager import AsyncContentsManager
 from tornado import web
 from traitlets import Bool, Float, Instance, Integer, Unicode, default
+
+from quanthub.client import Credential, ServerCredential, SiteClient, SiteError, server_credential
 
 
 def _datetime(value):
@@ -41,18 +42,24 @@ def _dates(model: dict) -> dict:
     return model
 
 
-class SiteClient:
-    """The manager's HTTP client: one pooled connection, JSON in and out, Jupyter errors."""
+class ContentsClient:
+    """The manager's calls to the site's ``/api/contents``: JSON in and out, Jupyter errors.
 
-    def __init__(self, site_url: str, token: str, timeout: float, compress_min_bytes: int):
-        self.base = f"{site_url.rstrip('/')}/api/contents"
+    Transport, credential renewal and retries are quanthub's one ``SiteClient``'s; this adds
+    the contents API's paths, optional gzip, and the mapping of ``SiteError`` to the
+    ``HTTPError`` JupyterLab expects (a site outage is a 503 that says to try again).
+    """
+
+    def __init__(
+        self, site_url: str, credential: Credential, timeout: float, compress_min_bytes: int
+    ):
+        self.base = "/api/contents"
         self.compress_min_bytes = compress_min_bytes
         encoding = "gzip" if compress_min_bytes else "identity"
-        self.http = httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {token}", "Accept-Encoding": encoding},
-            timeout=timeout,
-            limits=httpx.Limits(max_keepalive_connections=4, max_connections=8),
+        self.site = SiteClient(
+            site_url, credential, timeout=timeout, headers={"Accept-Encoding": encoding}
         )
+        self.http = self.site.http  # the pooled httpx client (its event hooks, for tests)
 
     def url(self, path: str, *suffix: str) -> str:
         parts = [quote(path.strip("/"))] if path.strip("/") else []
@@ -67,20 +74,20 @@ class SiteClient:
                 content = gzip.compress(content, compresslevel=1)
                 headers["Content-Encoding"] = "gzip"
         try:
-            response = await self.http.request(
+            return await self.site.call(
                 method, url, params=params, content=content, headers=headers
             )
-        except httpx.HTTPError as error:
-            raise web.HTTPError(503, f"The notebook store is unreachable: {error}") from None
-        if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail") or response.text
-            except ValueError:
-                detail = response.text[:300]
-            raise web.HTTPError(response.status_code, str(detail))
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+        except SiteError as error:
+            if error.status is None:
+                raise web.HTTPError(
+                    503, f"The notebook store is unreachable: {error.detail}"
+                ) from None
+            if error.outage:
+                wait = f" in {error.retry_after:g} s" if error.retry_after else ""
+                raise web.HTTPError(
+                    503, f"The notebook store is briefly unavailable; try again{wait}."
+                ) from None
+            raise web.HTTPError(error.status, error.detail) from None
 
 
 class QuantsiteCheckpoints(AsyncCheckpoints):
@@ -88,7 +95,7 @@ class QuantsiteCheckpoints(AsyncCheckpoints):
 
     contents_manager = Instance("quanthub.contents.QuantsiteContentsManager", allow_none=True)
 
-    def _client(self, contents_mgr=None) -> SiteClient:
+    def _client(self, contents_mgr=None) -> ContentsClient:
         return (contents_mgr or self.parent).site
 
     async def create_checkpoint(self, contents_mgr, path):
@@ -180,15 +187,19 @@ class QuantsiteContentsManager(AsyncContentsManager):
         return QuantsiteCheckpoints
 
     @property
-    def site(self) -> SiteClient:
+    def site(self) -> ContentsClient:
         if getattr(self, "_site", None) is None:
-            if not self.site_url or not self.api_token:
-                raise web.HTTPError(
-                    500,
-                    "QuantsiteContentsManager needs QUANTHUB_SITE_URL and QUANTHUB_CONTENTS_TOKEN",
+            if not self.site_url:
+                raise web.HTTPError(500, "QuantsiteContentsManager needs QUANTHUB_SITE_URL")
+            # The server's one credential (shared with the share extension), unless a token
+            # was configured for this manager alone.
+            credential = server_credential()
+            if self.api_token and self.api_token != credential.token:
+                credential = ServerCredential(
+                    self.api_token, renew_url=credential.renew_url, hub_token=credential.hub_token
                 )
-            self._site = SiteClient(
-                self.site_url, self.api_token, self.request_timeout, self.compress_min_bytes
+            self._site = ContentsClient(
+                self.site_url, credential, self.request_timeout, self.compress_min_bytes
             )
         return self._site
 

@@ -2,13 +2,27 @@
 
 It registers the hub with the site (``/api/discovery/start``), heartbeats every
 ``heartbeat_interval`` with the users whose servers are running (asked of the hub's own REST
-API), calls ``/api/discovery/stop`` when the hub stops it (SIGTERM/SIGINT), and, after
-``max_heartbeat_failures`` consecutive failed heartbeats, asks the hub to shut down
-(``POST /hub/api/shutdown``), as Quantopian's hubs did: a hub cut off from discovery must not
-keep users the site has already placed elsewhere.
+API), acts on the heartbeat's answer (README, "The heartbeat's answer": it stops the servers of
+the users in ``stop`` and ends their hub login), and calls ``/api/discovery/stop`` when the hub
+stops it (SIGTERM/SIGINT).
+
+Outages: a heartbeat that fails because the site is down (its 503), unreachable or answering
+5xx does not count against the hub; the hub keeps its users' servers, and when the site answers
+again the ``stop`` list says which users moved meanwhile. Only the site refusing the hub's
+credential (401/403 after a fresh token: the hub was disabled, deleted or its secret rotated)
+counts: after ``max_heartbeat_failures`` refusals in a row the service asks the hub to shut
+down (``POST /hub/api/shutdown``).
+
+It also serves, on the hub's internal network, what the hub's other parts need of it:
+
+- ``POST {prefix}server-token``: a user's server renews its notebook credential here, with its
+  own JupyterHub token; the answer is a new site token for that server's user only (the site
+  issues it only while the user is active and assigned to this hub).
+- ``GET {prefix}sessions/{name}``: when this hub last ended the user's login (``stop``), for
+  the authenticator's refresh hook (``quanthub.config``).
 
 It authenticates to the site with the hub's own OAuth application: a client-credentials token
-with scope ``discovery``, renewed before it expires.
+with scope ``discovery``, renewed before it expires (quanthub's one site client).
 """
 
 import asyncio
@@ -17,19 +31,25 @@ import json
 import logging
 import os
 import signal
+import time
+from urllib.parse import quote, urlsplit
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+import httpx
+from jupyterhub.services.auth import HubAuth
+from tornado import web
+from tornado.httpserver import HTTPServer
 from traitlets import Float, Instance, Integer, Unicode, default
 from traitlets.config import Application
 
+from quanthub.client import HubCredential, SiteClient, SiteError
 from quanthub.config import Quanthub
-from quanthub.site import SiteCredentials
 
 log = logging.getLogger("quanthub.discovery")
 
-
-class SiteError(Exception):
-    """The site did not answer as the contract says (network, 5xx, or an unexpected 4xx)."""
+# The heartbeat answer's contract version this hub understands (README).
+HEARTBEAT_VERSION = 1
+# How long this hub remembers ending a user's login (the authenticator re-checks well within).
+DROP_MEMORY_SECONDS = 24 * 3600
 
 
 class DiscoveryService(Application):
@@ -44,6 +64,10 @@ class DiscoveryService(Application):
     )
     hub_api_url = Unicode(config=True, help="The hub's REST API (JUPYTERHUB_API_URL).")
     hub_api_token = Unicode(config=True, help="This service's hub token (JUPYTERHUB_API_TOKEN).")
+    service_url = Unicode(config=True, help="Where this service listens (JUPYTERHUB_SERVICE_URL).")
+    service_prefix = Unicode(
+        config=True, help="This service's URL prefix (JUPYTERHUB_SERVICE_PREFIX)."
+    )
     heartbeat_interval = Float(1.0, help="Seconds between heartbeats, as the site says.")
     max_heartbeat_failures = Integer(10)
 
@@ -59,6 +83,14 @@ class DiscoveryService(Application):
     def _hub_api_token_default(self):
         return os.environ.get("JUPYTERHUB_API_TOKEN", "")
 
+    @default("service_url")
+    def _service_url_default(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_URL", "")
+
+    @default("service_prefix")
+    def _service_prefix_default(self):
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/quanthub-discovery/")
+
     @default("version")
     def _version_default(self):
         try:
@@ -73,47 +105,18 @@ class DiscoveryService(Application):
         self.quanthub.check()
         self.max_heartbeat_failures = self.quanthub.max_heartbeat_failures
         q = self.quanthub
-        self.credentials = SiteCredentials(
+        self.site = SiteClient(
             q.site_url,
-            q.client_id,
-            q.client_secret,
-            renew_margin=self.token_renew_margin,
+            HubCredential(q.client_id, q.client_secret, renew_margin=self.token_renew_margin),
             timeout=self.request_timeout,
+            retries=1,
         )
+        self.dropped: dict[str, float] = {}  # username -> when this hub ended their login
 
     # -- talking to the site -----------------------------------------------------------------
 
     async def _site(self, path: str, payload: dict | None = None) -> dict:
-        try:
-            token = await self.credentials.bearer()
-        except (TimeoutError, HTTPClientError, OSError, KeyError, ValueError) as error:
-            failure = SiteError(f"no discovery token: {error}")
-            failure.status = getattr(error, "code", None)
-            raise failure from None
-        try:
-            return await self._fetch(
-                f"{self.quanthub.site_url}/api/discovery/{path}",
-                method="POST",
-                body=json.dumps(payload or {}),
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            )
-        except SiteError as error:
-            if getattr(error, "status", None) == 401:
-                self.credentials.forget()  # revoked or expired early: a new one next time
-            raise
-
-    async def _fetch(self, url: str, **kwargs) -> dict:
-        request = HTTPRequest(url, request_timeout=self.request_timeout, **kwargs)
-        try:
-            response = await self.http.fetch(request)
-        except HTTPClientError as error:
-            detail = error.response.body[:300] if error.response is not None else b""
-            failure = SiteError(f"{url}: HTTP {error.code} {detail!r}")
-            failure.status = error.code
-            raise failure from None
-        except (TimeoutError, OSError) as error:
-            raise SiteError(f"{url}: {error}") from None
-        return json.loads(response.body or b"{}")
+        return await self.site.call("POST", f"/api/discovery/{path}", json=payload or {}) or {}
 
     # -- talking to the hub ------------------------------------------------------------------
 
@@ -121,15 +124,12 @@ class DiscoveryService(Application):
         """Users with a ready server on this hub, from the hub's REST API."""
         names, offset = [], 0
         while True:
-            request = HTTPRequest(
-                f"{self.hub_api_url}/users?state=ready&limit=200&offset={offset}",
-                headers={
-                    "Authorization": f"token {self.hub_api_token}",
-                    "Accept": "application/jupyterhub-pagination+json",
-                },
-                request_timeout=self.request_timeout,
+            response = await self.hub.get(
+                f"/users?state=ready&limit=200&offset={offset}",
+                headers={"Accept": "application/jupyterhub-pagination+json"},
             )
-            page = json.loads((await self.http.fetch(request)).body)
+            response.raise_for_status()
+            page = response.json()
             items = page["items"] if isinstance(page, dict) else page
             names += [user["name"] for user in items]
             next_page = page.get("_pagination", {}).get("next") if isinstance(page, dict) else None
@@ -137,18 +137,27 @@ class DiscoveryService(Application):
                 return names
             offset = next_page["offset"]
 
+    async def users_stop(self, names: list[str]) -> None:
+        """Stop these users' servers and end their hub login (the site says they must not run
+        here: moved, disabled, deleted). Idempotent: a stopped server is skipped."""
+        now = time.time()
+        for name in names:
+            self.dropped[name] = now
+            response = await self.hub.delete(f"/users/{quote(name, safe='')}/server")
+            if response.status_code in (202, 204):
+                log.warning("stopped %s's server: the site says %s must not run here", name, name)
+            elif response.status_code not in (400, 404):  # 400: not running, 404: no such user
+                log.error("could not stop %s's server: %s", name, response.text[:300])
+        horizon = now - DROP_MEMORY_SECONDS
+        for name in [n for n, at in self.dropped.items() if at < horizon]:
+            del self.dropped[name]
+
     async def shut_hub_down(self) -> None:
         log.error(
-            "%d heartbeats failed in a row: shutting the hub down", self.max_heartbeat_failures
+            "the site refused this hub %d times in a row: shutting the hub down",
+            self.max_heartbeat_failures,
         )
-        request = HTTPRequest(
-            f"{self.hub_api_url}/shutdown",
-            method="POST",
-            body=json.dumps({"servers": True, "proxy": True}),
-            headers={"Authorization": f"token {self.hub_api_token}"},
-            request_timeout=self.request_timeout,
-        )
-        await self.http.fetch(request, raise_error=False)
+        await self.hub.post("/shutdown", json={"servers": True, "proxy": True})
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -161,32 +170,47 @@ class DiscoveryService(Application):
         self.heartbeat_interval = float(answer["heartbeat_interval"])
         log.info("registered as %s; heartbeat every %.1f s", answer["hub"], self.heartbeat_interval)
 
+    async def heartbeat(self) -> None:
+        answer = await self._site(
+            "heartbeat", {"version": HEARTBEAT_VERSION, "running": await self.running_users()}
+        )
+        # The contract: unknown fields are ignored; a missing field means "nothing to do".
+        if answer.get("state", "active") != "active":
+            log.warning("discovery says this hub is %s", answer.get("state"))
+        stop = [name for name in answer.get("stop") or [] if isinstance(name, str)]
+        if stop:
+            await self.users_stop(stop)
+
     async def run(self) -> None:
-        failures = 0
+        refusals = 0
         registered = False
         while not self._stopping.is_set():
             try:
                 if not registered:
                     await self.register()
                     registered = True
-                answer = await self._site("heartbeat", {"running": await self.running_users()})
-                if answer.get("state") != "active":
-                    log.warning("discovery says this hub is %s", answer.get("state"))
-                failures = 0
-            except Exception as error:  # the site or the hub API: never die silently
-                failures += 1
-                if getattr(error, "status", None) == 409:
+                await self.heartbeat()
+                refusals = 0
+            except SiteError as error:
+                if error.status == 409:
                     registered = False  # the site holds us stopped: start again
-                log.warning(
-                    "heartbeat %d/%d failed: %s",
-                    failures,
-                    self.max_heartbeat_failures,
-                    error,
-                    exc_info=not isinstance(error, SiteError),
-                )
-                if failures >= self.max_heartbeat_failures:
-                    await self.shut_hub_down()
-                    return
+                if error.refused:
+                    refusals += 1
+                    log.warning(
+                        "the site refused this hub (%d/%d): %s",
+                        refusals,
+                        self.max_heartbeat_failures,
+                        error,
+                    )
+                    if refusals >= self.max_heartbeat_failures:
+                        await self.shut_hub_down()
+                        return
+                else:
+                    # The site's outage, or no route to it: keep every server; when the site
+                    # answers again, its stop list says who moved meanwhile.
+                    log.warning("heartbeat failed (not counted: %s): %s", _kind(error), error)
+            except Exception:  # the hub API: never die silently
+                log.exception("heartbeat failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.heartbeat_interval)
 
@@ -198,21 +222,98 @@ class DiscoveryService(Application):
         except SiteError as error:
             log.warning("could not tell discovery this hub stopped: %s", error)
 
+    # -- what the hub's other parts ask of this service ------------------------------------------
+
+    def web_app(self) -> web.Application:
+        prefix = "/" + self.service_prefix.strip("/") + "/"
+        auth = HubAuth(api_token=self.hub_api_token, api_url=self.hub_api_url, cache_max_age=0)
+        return web.Application(
+            [
+                (prefix + "server-token", ServerTokenHandler, {"service": self, "auth": auth}),
+                (prefix + r"sessions/([^/]+)", SessionHandler, {"service": self}),
+            ]
+        )
+
     async def main(self) -> None:
-        self.http = AsyncHTTPClient()
+        self.hub = httpx.AsyncClient(
+            base_url=self.hub_api_url,
+            headers={"Authorization": f"token {self.hub_api_token}"},
+            timeout=self.request_timeout,
+        )
         self._stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
+        server = None
+        if self.service_url:
+            where = urlsplit(self.service_url)
+            server = HTTPServer(self.web_app(), xheaders=False)
+            server.listen(where.port or 80, where.hostname)
         runner = asyncio.create_task(self.run())
         stopping = asyncio.create_task(self._stopping.wait())
         await asyncio.wait({runner, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if self._stopping.is_set():
             await self.stop()
         runner.cancel()
+        if server is not None:
+            server.stop()
 
     def start(self) -> None:
         asyncio.run(self.main())
+
+
+def _kind(error: SiteError) -> str:
+    if error.outage:
+        return "the site's outage"
+    if error.unreachable:
+        return "the site is unreachable"
+    return f"HTTP {error.status}"
+
+
+class ServerTokenHandler(web.RequestHandler):
+    """A user's server renews its notebook credential: ``POST`` with
+    ``Authorization: token <the server's JUPYTERHUB_API_TOKEN>`` → ``{"token", "expires_at"}``
+    for that token's own user, or the site's refusal (403: not assigned here, or disabled)."""
+
+    def initialize(self, service: DiscoveryService, auth: HubAuth) -> None:
+        self.service = service
+        self.auth = auth
+
+    def check_xsrf_cookie(self) -> None:
+        """Token-authenticated only: no cookies are read here."""
+
+    async def post(self) -> None:
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() not in ("token", "bearer") or not token:
+            raise web.HTTPError(401, "A server's JupyterHub token is required.")
+        model = await self.auth.user_for_token(token.strip(), use_cache=False, sync=False)
+        # Only a user's own token counts; the name comes from the hub, never from the request,
+        # so one user's server can never obtain another user's credential.
+        if not model or model.get("kind") != "user" or not model.get("name"):
+            raise web.HTTPError(403, "Only a user's server may renew its credential.")
+        try:
+            issued = await self.service.site.call(
+                "POST", "/api/discovery/tokens", json={"user": model["name"]}, idempotent=True
+            )
+        except SiteError as error:
+            self.set_status(error.status or 502)
+            if error.retry_after:
+                self.set_header("Retry-After", str(int(error.retry_after)))
+            self.finish({"detail": error.detail})
+            return
+        self.finish({"token": issued["token"], "expires_at": issued.get("expires_at")})
+
+
+class SessionHandler(web.RequestHandler):
+    """``GET sessions/{name}`` → ``{"dropped_at": epoch seconds or null}``: when this hub last
+    ended the user's login because the site said so (the hub's refresh hook asks)."""
+
+    def initialize(self, service: DiscoveryService) -> None:
+        self.service = service
+
+    def get(self, name: str) -> None:
+        self.finish(json.dumps({"dropped_at": self.service.dropped.get(name)}))
 
 
 def main(argv=None) -> None:
