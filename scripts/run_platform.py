@@ -3,6 +3,11 @@
 Started: the site (Django's development server), two JupyterHubs (hub-1 on port+101, hub-2 on
 port+201), each registered with `register_hub` and logging in through the site; with
 ``REDIS_URL`` set, also a Celery worker and Celery beat (without it tasks run inline).
+
+The hubs use hubs/jupyterhub_config.py, which opts in to JupyterHub's `simple` spawner: every
+user's server runs as this OS account, for one person developing alone. As root,
+``QUANTHUB_HUB_CONFIG=hubs/isolated/jupyterhub_config.py`` runs them with one OS account per
+user instead (README, "Isolation").
 """
 
 import argparse

@@ -22,9 +22,11 @@ import quanthub
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# The hub's files (its database, cookie secret) are root's alone; the servers inherit the mask.
+os.umask(0o077)
 state = Path(os.environ.get("QUANTHUB_STATE_DIR", "/var/lib/quanthub"))
-state.mkdir(mode=0o700, parents=True, exist_ok=True)
-state.chmod(0o700)  # the hub's database and cookie secret: root's alone
+state.mkdir(parents=True, exist_ok=True)
+state.chmod(0o711)  # the servers reach their homes below it, and list nothing
 
 c.JupyterHub.bind_url = os.environ["QUANTHUB_HUB_URL"]
 if os.environ.get("QUANTHUB_HUB_API_PORT"):

@@ -121,7 +121,7 @@ def account_name(username: str, prefix: str = "qs-") -> str:
 def account_comment(username: str) -> str:
     """The account's comment (GECOS): which hub user it was made for, as a hash (any
     characters of a username are safe in it this way)."""
-    return "quanthub:" + hashlib.sha256(username.encode()).hexdigest()
+    return "quanthub " + hashlib.sha256(username.encode()).hexdigest()
 
 
 class AccountRefused(RuntimeError):
@@ -219,7 +219,10 @@ class IsolatedSpawner(LocalProcessSpawner):
             entry = self._create_account(name, comment)
         self._check_ours(entry, comment)
         home = entry.pw_dir
-        os.makedirs(self.homes_dir, mode=0o711, exist_ok=True)
+        if not os.path.isdir(self.homes_dir):
+            os.makedirs(self.homes_dir)
+            # Each account reaches its own home through it and lists nothing.
+            os.chmod(self.homes_dir, 0o711)  # noqa: S103
         if not os.path.isdir(home):
             os.mkdir(home, 0o700)
             os.chown(home, entry.pw_uid, entry.pw_gid)
