@@ -30,6 +30,8 @@ class ShareApi(APIView):
 
     permission_classes = [IsAuthenticatedOrTokenHasScope]
     required_scopes = ["notebooks"]
+    # Gzip bodies are inflated by the parser, after authentication (quantsite.api.JSONParser).
+    request_encodings = ("gzip",)
 
     class ShareInputSerializer(serializers.Serializer):
         path = serializers.CharField(max_length=1024)

@@ -1,11 +1,9 @@
 """Site-wide request guards."""
 
-import io
-import zlib
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -60,31 +58,40 @@ class FrameAncestorsMiddleware:
         return response
 
 
-class GzipRequestMiddleware:
-    """Accept ``Content-Encoding: gzip`` request bodies (large notebook saves from hubs).
+class RequestEncodingMiddleware:
+    """Answer 415 to an encoded request body (``Content-Encoding`` other than ``identity``)
+    unless the view it is for inflates it itself, after authenticating the caller.
 
-    The body is inflated up to ``DATA_UPLOAD_MAX_MEMORY_SIZE`` or the notebook size limit,
-    whichever is larger; past that, or if it is not valid gzip, the answer is a clear 4xx.
+    Nothing is read or inflated here: a compressed body sent anonymously to any other path
+    (``/healthz``, ``/o/token/``, a login form) costs the site nothing. The APIs that take large
+    bodies declare ``request_encodings = ("gzip",)``; their parser
+    (``quantsite.api.JSONParser``) inflates it with the size and ratio capped.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.headers.get("Content-Encoding", "").lower() == "gzip":
-            limit = max(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, settings.NOTEBOOK_MAX_FILE_BYTES * 2)
-            inflater = zlib.decompressobj(wbits=31)
-            try:
-                body = inflater.decompress(request.read(limit + 1), limit + 1)
-            except zlib.error:
-                return JsonResponse({"detail": "The body is not valid gzip."}, status=400)
-            if len(body) > limit or inflater.unconsumed_tail:
-                return JsonResponse(
-                    {"detail": f"The request body is over the limit of {limit} bytes."}, status=413
-                )
-            request._body = body
-            request._stream = io.BytesIO(body)
-            request._read_started = False
-            request.META["CONTENT_LENGTH"] = str(len(body))
-            del request.META["HTTP_CONTENT_ENCODING"]
-        return self.get_response(request)
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity") or encoding in _view_encodings(request.path_info):
+            return self.get_response(request)
+        message = f"Content-Encoding {encoding!r} is not accepted here."
+        if request.path.startswith(("/api/", "/o/")):
+            body = (
+                {"error": "invalid_request", "error_description": message}
+                if request.path.startswith("/o/")
+                else {"detail": message}
+            )
+            response = JsonResponse(body, status=415)
+        else:
+            response = HttpResponse(message, status=415, content_type="text/plain")
+        return response
+
+
+def _view_encodings(path: str) -> tuple[str, ...]:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return ()
+    view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+    return tuple(getattr(view_class, "request_encodings", ()))

@@ -83,7 +83,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "quantsite.middleware.GzipRequestMiddleware",
+    "quantsite.middleware.RequestEncodingMiddleware",
+    "quantsite.errors.DatabaseUnavailableMiddleware",
     "quantsite.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -149,6 +150,14 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# While the database is unreachable every request answers 503 with this Retry-After (seconds).
+DATABASE_RETRY_AFTER = env_int("DATABASE_RETRY_AFTER", 5)
+
+# ------------------------------------------------------------------------------
+# Health: /healthz (liveness, touches nothing) and /readyz (readiness: the database must answer
+# within READYZ_TIMEOUT seconds; Redis and S3, each with its own timeout, are only reported)
+# ------------------------------------------------------------------------------
+READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 1.5)
 
 # ------------------------------------------------------------------------------
 # Accounts and authentication
@@ -279,6 +288,11 @@ REST_FRAMEWORK = {
 # file at NOTEBOOK_MAX_FILE_BYTES, base64 in JSON). Django's own cap on any body read into
 # memory is set in the notebook storage block below, to the largest of these.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024)
+# A gzip request body (accepted only by the contents and share APIs, after authentication) may
+# inflate at most this many times the bytes sent (past its first megabyte), and never past the
+# API's body limit. Deeper JSON than API_MAX_JSON_DEPTH is refused (parsers recurse).
+API_GZIP_MAX_RATIO = env_int("API_GZIP_MAX_RATIO", 200)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 100)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quantsite API",
     "DESCRIPTION": "APIs of the Quantsite research platform. Bearer tokens come from /o/token/.",

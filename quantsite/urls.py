@@ -9,6 +9,7 @@ from quantsite.accounts.api import MeApi
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("quantsite.accounts.urls")),
     path("o/", include("quantsite.accounts.oauth_urls", namespace="oauth2_provider")),
     path("api/me", MeApi.as_view(), name="api-me"),
@@ -19,3 +20,4 @@ urlpatterns = [
 ]
 
 handler400 = "quantsite.errors.bad_request"
+handler500 = "quantsite.errors.server_error"

@@ -1,79 +1,170 @@
-import json
-import os
-import subprocess
-import sys
+"""/healthz (liveness) and /readyz (readiness) against real services, refused and frozen ones.
 
+A "frozen" service is a loopback socket that accepts connections and never answers, as a
+stopped (SIGSTOP) server or a black-holed network looks to a client.
+"""
+
+import socket
+import time
+
+import boto3
 import pytest
-from django.conf import settings
+from moto.server import ThreadedMotoServer
+
+from quantsite.tests.site_process import site_process
 
 pytestmark = pytest.mark.django_db
 
+# Port 9 (discard) on loopback: nothing listens, a connection is refused at once.
+REFUSED = "127.0.0.1:9"
 
-def test_healthy_without_redis_configured(client, settings):
+
+@pytest.fixture
+def frozen_port():
+    """A loopback port that accepts connections (into the backlog) and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_liveness_answers_without_the_database():
+    healthz, readyz = site_process(
+        ["/healthz", "/readyz"], DATABASE_URL=f"postgres://postgres@{REFUSED}/none", REDIS_URL=""
+    )
+
+    assert (healthz["status"], healthz["json"]) == (200, {"status": "ok"})
+    assert (readyz["status"], readyz["json"]) == (
+        503,
+        {"status": "unavailable", "checks": {"database": "unavailable"}},
+    )
+
+
+def test_readiness_gives_up_on_a_frozen_database_within_its_timeout(frozen_port):
+    _warm_up, healthz, readyz, again = site_process(
+        ["/healthz", "/healthz", "/readyz", "/readyz"],
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{frozen_port}/none",
+        REDIS_URL="",
+        READYZ_TIMEOUT="1",
+    )
+
+    assert healthz["status"] == 200
+    assert healthz["seconds"] < 0.5
+    assert readyz["status"] == 503
+    assert readyz["json"]["checks"] == {"database": "unavailable"}
+    assert 0.9 < readyz["seconds"] < 2.5
+    # The first check still hangs: the next probe answers at once instead of piling up.
+    assert again["status"] == 503
+    assert again["seconds"] < 0.5
+
+
+def test_ready_without_redis_configured(client, settings):
     settings.REDIS_URL = ""
 
-    response = client.get("/healthz")
+    response = client.get("/readyz")
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
 
 
-def test_unhealthy_when_redis_does_not_answer(client, settings):
-    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+def test_a_refused_redis_is_degraded_not_unready(client, settings):
+    settings.REDIS_URL = f"redis://{REFUSED}/0"
 
-    response = client.get("/healthz")
+    response = client.get("/readyz")
 
-    assert response.status_code == 503
+    assert response.status_code == 200
     assert response.json() == {
-        "status": "unavailable",
-        "checks": {"database": "ok", "redis": "unavailable"},
+        "status": "degraded",
+        "checks": {"database": "ok", "redis": "degraded"},
     }
 
 
-def test_unhealthy_when_the_database_does_not_answer():
-    # A separate site process whose database is a loopback port where nothing listens; the
-    # test's own database stays untouched.
-    script = (
-        "import django, json; django.setup()\n"
-        "from django.test import Client\n"
-        "r = Client(HTTP_HOST='127.0.0.1').get('/healthz')\n"
-        "print(json.dumps({'status': r.status_code, 'body': r.json()}))\n"
+def test_a_frozen_redis_is_degraded_within_the_timeout(client, settings, frozen_port):
+    settings.REDIS_URL = f"redis://127.0.0.1:{frozen_port}/0"
+    settings.READYZ_TIMEOUT = 0.5
+    start = time.monotonic()
+
+    response = client.get("/readyz")
+
+    assert time.monotonic() - start < 1.5
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "degraded"}
+
+
+def test_liveness_touches_neither_redis_nor_the_database(
+    client, settings, frozen_port, django_assert_num_queries
+):
+    settings.REDIS_URL = f"redis://127.0.0.1:{frozen_port}/0"
+
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.fixture
+def s3_bucket(settings, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+        Bucket="ready-test"
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:9/none",
-        "DJANGO_SETTINGS_MODULE": "quantsite.settings",
-        "REDIS_URL": "",
+    settings.S3_BUCKET = "ready-test"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "ready-test",
+                "endpoint_url": endpoint,
+                "region_name": "us-east-1",
+            },
+        },
     }
+    yield server
+    server.stop()
 
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=settings.BASE_DIR,
+
+def test_s3_is_checked_when_configured(client, settings, s3_bucket):
+    settings.REDIS_URL = ""
+
+    up = client.get("/readyz")
+    s3_bucket.stop()
+    down = client.get("/readyz")
+
+    assert (up.status_code, up.json()) == (
+        200,
+        {"status": "ok", "checks": {"database": "ok", "s3": "ok"}},
     )
-
-    assert result.returncode == 0, result.stderr
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
-    assert answer == {
-        "status": 503,
-        "body": {"status": "unavailable", "checks": {"database": "unavailable"}},
-    }
+    assert (down.status_code, down.json()) == (
+        200,
+        {"status": "degraded", "checks": {"database": "ok", "s3": "degraded"}},
+    )
 
 
 @pytest.mark.redis
-def test_healthy_with_the_real_redis(client, settings):
+def test_ready_with_the_real_redis(client, settings):
     if not settings.REDIS_URL:
         pytest.skip("REDIS_URL is not set")
 
-    response = client.get("/healthz")
+    response = client.get("/readyz")
 
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
 
 
-def test_healthz_is_get_only(client):
-    assert client.post("/healthz").status_code == 405
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_endpoints_take_get_and_head_only(client, path):
+    assert client.head(path).status_code == 200
+    assert client.post(path).status_code == 405

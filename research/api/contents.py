@@ -36,6 +36,8 @@ def _location(path: str) -> str:
 class ContentsApiBase(APIView):
     permission_classes = [IsAuthenticatedOrTokenHasScope]
     required_scopes = ["notebooks"]
+    # Hubs gzip large saves; the parser inflates them once the caller is authenticated.
+    request_encodings = ("gzip",)
 
     # The largest save: a file at the size limit, base64 inside JSON, with room for the model.
     @property

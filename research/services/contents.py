@@ -32,6 +32,10 @@ DIRECTORY, FILE = ContentEntry.Type.DIRECTORY, ContentEntry.Type.FILE
 MAX_NAME, MAX_PATH = 255, 1024
 UNTITLED = {"notebook": "Untitled", "file": "untitled", "directory": "Untitled Folder"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Lone surrogates are not Unicode characters: no UTF-8 encoding, so no name or text holds one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+NOTEBOOK_TYPES = ("notebook", "file", "directory")
+FORMATS = ("json", "text", "base64")
 
 
 class ContentsError(ApplicationError):
@@ -57,6 +61,8 @@ def normalize_path(path: str) -> str:
         raise ContentsError(400, "A path must be a string.")
     if _CONTROL.search(path):
         raise ContentsError(400, "A path cannot contain control characters.")
+    if _SURROGATE.search(path):
+        raise ContentsError(400, "A path cannot contain lone surrogates (not Unicode characters).")
     parts = [part for part in path.split("/") if part]
     if any(part in {".", ".."} for part in parts):
         raise ContentsError(400, f"A path cannot contain '.' or '..' components: {path!r}")
@@ -247,20 +253,115 @@ def _file_model(entry, *, content: bool, format: str | None, require_hash: bool)
 # -- writing ---------------------------------------------------------------------------------
 
 
+# The fields of a contents model that this store reads, with the JSON type each must have.
+_MODEL_FIELDS = {
+    "type": str,
+    "format": str,
+    "path": str,
+    "name": str,
+    "copy_from": str,
+    "ext": str,
+    "chunk": int,
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
+
+
+def _checked_model(model) -> dict:
+    """``model`` if it is a JSON object whose fields have their JSON types (``"type"`` a
+    string among the three kinds, ``"chunk"`` an integer, ...); 400 naming the field otherwise.
+
+    Every service that reads a model calls this first, so no field is used before its type is
+    known (a list where a string belongs is a clear 400, not a ``TypeError``).
+    """
+    if not isinstance(model, dict):
+        raise ContentsError(400, "The body must be a contents model (a JSON object).")
+    for field, expected in _MODEL_FIELDS.items():
+        value = model.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ContentsError(400, f"'{field}' must be {_TYPE_NAMES[expected]}.")
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise ContentsError(400, f"'{field}' contains a lone surrogate.")
+    if model.get("type") is not None and model["type"] not in NOTEBOOK_TYPES:
+        raise ContentsError(400, f"Unknown type {model['type']!r}: use one of {NOTEBOOK_TYPES}.")
+    if model.get("format") is not None and model["format"] not in FORMATS:
+        raise ContentsError(400, f"Unknown format {model['format']!r}: use one of {FORMATS}.")
+    return model
+
+
+def _check_notebook_shape(body: dict) -> None:
+    """400 unless ``body`` has the shape of an nbformat 4 notebook where nbformat's writer and
+    our readers rely on it: cells that are objects with a known ``cell_type``, sources that are
+    strings (or lists of strings), outputs that are lists of objects with an ``output_type``.
+    Anything else in it (metadata, extra keys) is kept as given, as Jupyter does."""
+    major, minor = body.get("nbformat"), body.get("nbformat_minor", 0)
+    if not isinstance(major, int) or isinstance(major, bool) or major != nbformat.current_nbformat:
+        raise ContentsError(
+            400, f"Only nbformat {nbformat.current_nbformat} notebooks can be saved, not {major!r}."
+        )
+    if not isinstance(minor, int) or isinstance(minor, bool) or minor < 0:
+        raise ContentsError(400, "'nbformat_minor' must be a non-negative integer.")
+    if not isinstance(body.get("metadata", {}), dict):
+        raise ContentsError(400, "A notebook's 'metadata' must be an object.")
+    cells = body.get("cells", [])
+    if not isinstance(cells, list):
+        raise ContentsError(400, "A notebook's 'cells' must be a list.")
+    for index, cell in enumerate(cells):
+        where = f"cell {index}"
+        if not isinstance(cell, dict):
+            raise ContentsError(400, f"{where} must be an object.")
+        if cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise ContentsError(400, f"{where} needs a 'cell_type' of code, markdown or raw.")
+        if not _is_text(cell.get("source", "")):
+            raise ContentsError(400, f"{where}: 'source' must be a string or a list of strings.")
+        for key in ("metadata", "attachments"):
+            if not isinstance(cell.get(key, {}), dict | None):
+                raise ContentsError(400, f"{where}: '{key}' must be an object.")
+        if "id" in cell and not isinstance(cell["id"], str):
+            raise ContentsError(400, f"{where}: 'id' must be a string.")
+        if cell["cell_type"] == "code":
+            outputs = cell.get("outputs", [])
+            if not isinstance(outputs, list):
+                raise ContentsError(400, f"{where}: 'outputs' must be a list.")
+            for output in outputs:
+                if not isinstance(output, dict) or not isinstance(output.get("output_type"), str):
+                    raise ContentsError(
+                        400, f"{where}: each output must be an object with an 'output_type'."
+                    )
+                for key in ("data", "metadata"):
+                    if not isinstance(output.get(key, {}), dict):
+                        raise ContentsError(400, f"{where}: an output's '{key}' must be an object.")
+                if "text" in output and not _is_text(output["text"]):
+                    raise ContentsError(400, f"{where}: an output's 'text' must be text.")
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(line, str) for line in value)
+    )
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ContentsError(400, f"{what} contains a lone surrogate (not text).") from None
+
+
 def _file_bytes(model: dict, path: str) -> bytes:
     """The bytes a save writes, from a notebook, text or base64 model; 400 if malformed."""
     kind, body, fmt = model.get("type"), model.get("content"), model.get("format")
     if kind == "notebook":
-        if not isinstance(body, dict) or not isinstance(body.get("cells", []), list):
+        if not isinstance(body, dict):
             raise ContentsError(400, "A notebook's content must be a notebook JSON object.")
-        major = body.get("nbformat")
-        if not isinstance(major, int) or major < 4:
-            raise ContentsError(400, "Only nbformat 4 notebooks can be saved.")
+        _check_notebook_shape(body)
         try:
             # Jupyter's own serialization, so downloads and hashes match a disk's.
-            return nbformat.writes(nbformat.from_dict(body), version=nbformat.NO_CONVERT).encode()
-        except (TypeError, ValueError, KeyError) as error:
+            text = nbformat.writes(nbformat.from_dict(body), version=nbformat.NO_CONVERT)
+        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
             raise ContentsError(400, f"Not a notebook: {error}") from None
+        return _utf8(text, "The notebook")
     if kind == "file":
         if not isinstance(body, str):
             raise ContentsError(400, "A file's content must be a string.")
@@ -271,7 +372,7 @@ def _file_bytes(model: dict, path: str) -> bytes:
                 raise ContentsError(400, f"Invalid base64 content for {path}") from None
         if fmt not in (None, "text"):
             raise ContentsError(400, f"Unknown format {fmt!r}: use 'text' or 'base64'.")
-        return body.encode("utf-8")
+        return _utf8(body, "The text")
     raise ContentsError(400, f"Unhandled contents type: {kind}")
 
 
@@ -295,7 +396,7 @@ def content_save(*, user: User, path: str, model: dict) -> tuple[dict, bool]:
     large uploads: 1, 2, ..., -1 for the last) appends to the file the first chunk started.
     """
     path = normalize_path(path)
-    if not isinstance(model, dict) or "type" not in model:
+    if "type" not in _checked_model(model):
         raise ContentsError(400, "No file type provided")
     if path == "":
         raise ContentsError(400, "The root directory cannot be saved over.")
@@ -391,8 +492,7 @@ def content_new(*, user: User, path: str, model: dict) -> dict:
     """POST: a new untitled file, notebook or directory in directory ``path``, or a copy
     (``{"copy_from": path}``) into it. Returns the new model (without content)."""
     directory = normalize_path(path)
-    if not isinstance(model, dict):
-        raise ContentsError(400, "The body must be a JSON object.")
+    _checked_model(model)
     if (
         directory
         and not model.get("copy_from")
@@ -586,7 +686,9 @@ def checkpoint_list(*, user: User, path: str) -> list[dict]:
 
 
 def _checkpoint(entry: ContentEntry, checkpoint_id: str) -> ContentCheckpoint:
-    if not str(checkpoint_id).isdigit():
+    # isascii too: str.isdigit and int() also take "²" and other scripts' digits.
+    checkpoint_id = str(checkpoint_id)
+    if not (checkpoint_id.isascii() and checkpoint_id.isdecimal() and len(checkpoint_id) <= 18):
         raise ContentsError(404, f"No such checkpoint: {checkpoint_id}")
     checkpoint = entry.checkpoints.filter(pk=int(checkpoint_id)).first()
     if checkpoint is None:
