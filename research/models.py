@@ -80,31 +80,37 @@ class Hub(models.Model):
         scheme, rest = self.url.split("://", 1)
         return f"{scheme}://{rest.split('/', 1)[0]}"
 
-    def liveness(self, now: dt.datetime) -> Liveness:
-        """Live, stale or dead from the last heartbeat's age; stopped; or never started."""
+    def liveness(self, now: dt.datetime, *, listening_since: dt.datetime | None = None) -> Liveness:
+        """Live, stale or dead from the last heartbeat's age; stopped; or never started.
+
+        Live (it gets new users) only while its own last heartbeat is younger than
+        ``DISCOVERY_STALE_AFTER``. Dead only when neither its last heartbeat nor
+        ``listening_since`` (since when the site has been hearing heartbeats without a gap:
+        ``DiscoveryClock``) is within ``DISCOVERY_DEAD_AFTER``: a silence that covers the
+        site's own outage is not the hub's death.
+        """
         if self.stopped_at is not None:
             return Liveness.STOPPED
         if self.last_heartbeat_at is None:
             return Liveness.NEW
-        age = (now - self.last_heartbeat_at).total_seconds()
-        if age <= settings.DISCOVERY_STALE_AFTER:
+        if (now - self.last_heartbeat_at).total_seconds() <= settings.DISCOVERY_STALE_AFTER:
             return Liveness.LIVE
-        if age <= settings.DISCOVERY_DEAD_AFTER:
+        heard = max(self.last_heartbeat_at, listening_since or self.last_heartbeat_at)
+        if (now - heard).total_seconds() <= settings.DISCOVERY_DEAD_AFTER:
             return Liveness.STALE
         return Liveness.DEAD
 
-    def keeps_users(self, now: dt.datetime) -> bool:
+    def keeps_users(self, now: dt.datetime, *, listening_since: dt.datetime | None = None) -> bool:
         """Do its current users stay? Yes unless disabled, stopped, dead or never started."""
-        return self.mode != self.Mode.DISABLED and self.liveness(now) in (
-            Liveness.LIVE,
-            Liveness.STALE,
-        )
+        return self.mode != self.Mode.DISABLED and self.liveness(
+            now, listening_since=listening_since
+        ) in (Liveness.LIVE, Liveness.STALE)
 
-    def state(self, now: dt.datetime) -> str:
+    def state(self, now: dt.datetime, *, listening_since: dt.datetime | None = None) -> str:
         """What staff see: disabled, else liveness, with draining noted on a live hub."""
         if self.mode == self.Mode.DISABLED:
             return "disabled"
-        liveness = self.liveness(now)
+        liveness = self.liveness(now, listening_since=listening_since)
         if liveness == Liveness.LIVE and self.mode == self.Mode.DRAINING:
             return "draining"
         return liveness.value
@@ -119,6 +125,7 @@ class Assignment(models.Model):
         HUB_DISABLED = "hub_disabled", "hub disabled"
         DRAINED = "drained", "drained: server stopped on a draining hub"
         MOVED = "moved", "moved by staff"
+        USER_DISABLED = "user_disabled", "user disabled"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hub_assignments"
@@ -160,6 +167,20 @@ class Assignment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.ended_at is None
+
+
+class DiscoveryClock(models.Model):
+    """One row: when the site last heard a heartbeat, and since when it has heard them
+    without a gap (``listening_since``). Heartbeats touch it at most once a second; a touch
+    after a silence longer than ``DISCOVERY_STALE_AFTER`` (the site or its database was down,
+    or no hub was beating) restarts ``listening_since``, so no hub is declared dead until it
+    has had ``DISCOVERY_DEAD_AFTER`` to beat again."""
+
+    heard_at = models.DateTimeField()
+    listening_since = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"heard {self.heard_at:%H:%M:%S}, listening since {self.listening_since:%H:%M:%S}"
 
 
 class HubEvent(models.Model):

@@ -7,7 +7,7 @@ from django.db.models import F, QuerySet
 from oauth2_provider.models import AbstractAccessToken
 
 from research.exceptions import HubNotRecognized
-from research.models import Assignment, Hub
+from research.models import Assignment, DiscoveryClock, Hub
 
 
 def hubs_accepting_users(*, now: dt.datetime) -> QuerySet[Hub]:
@@ -19,6 +19,18 @@ def hubs_accepting_users(*, now: dt.datetime) -> QuerySet[Hub]:
         last_heartbeat_at__gte=now - _seconds(settings.DISCOVERY_STALE_AFTER),
         assigned_count__lt=_capacity_minus_headroom(),
     ).order_by("assigned_count", "pk")
+
+
+def discovery_listening_since(*, now: dt.datetime) -> dt.datetime | None:
+    """Since when the site has been hearing heartbeats without a gap (``DiscoveryClock``), for
+    ``Hub.liveness``: now, while it hears none (its own outage may be under way, or no hub
+    beats); None before any hub ever started."""
+    clock = DiscoveryClock.objects.filter(pk=1).first()
+    if clock is None:
+        return None
+    if (now - clock.heard_at).total_seconds() > settings.DISCOVERY_STALE_AFTER:
+        return now
+    return clock.listening_since
 
 
 def assignment_open_for_user(*, user_id: int) -> Assignment | None:

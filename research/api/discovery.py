@@ -17,6 +17,7 @@ from research.api.permissions import IsHub
 from research.selectors import hub_for_token
 from research.services.assignment import assignment_locate
 from research.services.hubs import (
+    HEARTBEAT_VERSION,
     hub_heartbeat_record,
     hub_start,
     hub_stop,
@@ -71,7 +72,17 @@ class HubStartApi(HubApi):
 
 
 class HubHeartbeatApi(HubApi):
+    """A hub's heartbeat. The answer is a versioned contract (README, "The heartbeat's
+    answer"): ``version`` rises only for a change an older hub would misread; new fields are
+    added beside the old ones, and hubs ignore fields they do not know."""
+
     class HubHeartbeatInputSerializer(serializers.Serializer):
+        version = serializers.IntegerField(
+            min_value=1,
+            max_value=1_000,
+            required=False,
+            help_text="The answer version the hub understands (absent: 1).",
+        )
         running = serializers.ListField(
             child=serializers.CharField(max_length=150, trim_whitespace=False),
             max_length=10_000,
@@ -80,7 +91,13 @@ class HubHeartbeatApi(HubApi):
         )
 
     class HubHeartbeatOutputSerializer(serializers.Serializer):
+        version = serializers.IntegerField(help_text="The answer's contract version.")
         state = serializers.ChoiceField(choices=["active", "draining", "disabled"])
+        stop = serializers.ListField(
+            child=serializers.CharField(),
+            help_text="Reported users who must not run on this hub (moved, disabled, deleted): "
+            "the hub stops their servers and ends their hub login.",
+        )
 
     @extend_schema(
         request=HubHeartbeatInputSerializer,
@@ -89,8 +106,10 @@ class HubHeartbeatApi(HubApi):
     )
     def post(self, request: Request) -> Response:
         data = validated(self.HubHeartbeatInputSerializer, request.data)
-        mode = hub_heartbeat_record(hub=hub_for_token(token=request.auth), running=data["running"])
-        return Response({"state": mode})
+        answer = hub_heartbeat_record(
+            hub=hub_for_token(token=request.auth), running=data["running"]
+        )
+        return Response({"version": HEARTBEAT_VERSION, "state": answer.state, "stop": answer.stop})
 
 
 class HubStopApi(HubApi):

@@ -16,7 +16,11 @@ from oauth2_provider.models import AccessToken
 from quantsite.accounts.models import User
 from research.exceptions import HubConflict, NoHubAvailable
 from research.models import Assignment, Hub, Liveness
-from research.selectors import assignment_open_for_user, hubs_accepting_users
+from research.selectors import (
+    assignment_open_for_user,
+    discovery_listening_since,
+    hubs_accepting_users,
+)
 
 
 def assignment_locate(*, user: User) -> Hub:
@@ -35,8 +39,13 @@ def assignment_locate(*, user: User) -> Hub:
     current = assignment_open_for_user(user_id=user.pk)
     if current is not None and current.hub.keeps_users(now):
         return current.hub
+    # Its hub has been silent long: judge it against the time the site has been hearing
+    # heartbeats, so the site's own outage does not end the assignments of live hubs.
+    listening_since = discovery_listening_since(now=now)
+    if current is not None and current.hub.keeps_users(now, listening_since=listening_since):
+        return current.hub
     try:
-        hub = _assignment_place(user=user, now=now)
+        hub = _assignment_place(user=user, now=now, listening_since=listening_since)
     except IntegrityError:
         # Only possible where row locks do not exist (SQLite): a concurrent call placed the
         # user first; the unique constraint kept one assignment. Answer with that one.
@@ -50,7 +59,9 @@ def assignment_locate(*, user: User) -> Hub:
 
 
 @transaction.atomic
-def _assignment_place(*, user: User, now: dt.datetime) -> Hub | None:
+def _assignment_place(
+    *, user: User, now: dt.datetime, listening_since: dt.datetime | None
+) -> Hub | None:
     """Place the user, ending an assignment to a hub that no longer keeps users; None when no
     hub has a seat (the ended assignment stays ended: it is returned, not raised, so that the
     transaction commits)."""
@@ -64,7 +75,7 @@ def _assignment_place(*, user: User, now: dt.datetime) -> Hub | None:
         .first()
     )
     if current is not None:
-        if current.hub.keeps_users(now):
+        if current.hub.keeps_users(now, listening_since=listening_since):
             return current.hub
         assignments_end(
             Assignment.objects.filter(pk=current.pk),
@@ -179,3 +190,16 @@ def _end_reason_for(hub: Hub, now: dt.datetime) -> str:
     if hub.stopped_at is not None:
         return Assignment.EndReason.HUB_STOPPED
     return Assignment.EndReason.HUB_DEAD
+
+
+@transaction.atomic
+def assignments_end_for_user(
+    *, user: User, reason: str = Assignment.EndReason.USER_DISABLED
+) -> int:
+    """End the user's open assignment (a disabled or removed account): their server
+    credential is revoked with it, and their hub stops their server on its next heartbeat (the
+    user is in its ``stop`` list). Idempotent; returns how many ended (0 or 1)."""
+    _lock_user(user.pk)
+    return assignments_end(
+        Assignment.objects.filter(user_id=user.pk), reason=reason, now=timezone.now()
+    )

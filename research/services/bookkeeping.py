@@ -2,7 +2,9 @@
 
 Routing does not depend on it: ``assignment_locate`` decides liveness from timestamps itself.
 Bookkeeping keeps the record: hub events when liveness changes, and the assignments of dead,
-stopped and disabled hubs (and of drained users) ended, so counts and the admin are current.
+stopped and disabled hubs (and of drained and disabled users) ended, so counts and the admin
+are current. Liveness is judged as routing judges it (``Hub.liveness`` with the discovery
+clock): a gap that covers the site's own outage kills no hub.
 """
 
 import dataclasses
@@ -11,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from research.models import Assignment, Hub, HubEvent, Liveness
+from research.selectors import discovery_listening_since
 from research.services.assignment import assignments_end
 
 # Which event a change of computed liveness records. Start and stop record their own events
@@ -40,12 +43,21 @@ def discovery_bookkeeping() -> BookkeepingReport:
     """
     report = BookkeepingReport()
     now = timezone.now()
+    listening_since = discovery_listening_since(now=now)
+    # Disabled users lose their hub at once (their hub stops their server on its next
+    # heartbeat: its stop list leaves them out already).
+    with transaction.atomic():
+        report.assignments_ended += assignments_end(
+            Assignment.objects.filter(user__is_active=False),
+            reason=Assignment.EndReason.USER_DISABLED,
+            now=now,
+        )
     for hub_id in Hub.objects.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
             hub = Hub.objects.select_for_update(skip_locked=True).filter(pk=hub_id).first()
             if hub is None:
                 continue  # deleted, or another run is on it
-            liveness = hub.liveness(now)
+            liveness = hub.liveness(now, listening_since=listening_since)
             if liveness != hub.recorded_liveness:
                 kind = TRANSITION_EVENTS.get((hub.recorded_liveness, liveness))
                 if kind is not None:
@@ -53,7 +65,7 @@ def discovery_bookkeeping() -> BookkeepingReport:
                     report.events += 1
                 Hub.objects.filter(pk=hub.pk).update(recorded_liveness=liveness)
         # Outside the hub's lock: ending assignments locks assignments, then hubs.
-        reason = _end_reason(hub, now) if hub is not None else None
+        reason = _end_reason(hub, liveness) if hub is not None else None
         if reason is not None:
             with transaction.atomic():
                 report.assignments_ended += assignments_end(
@@ -69,10 +81,9 @@ def discovery_bookkeeping() -> BookkeepingReport:
     return report
 
 
-def _end_reason(hub: Hub, now) -> str | None:
+def _end_reason(hub: Hub, liveness: Liveness) -> str | None:
     if hub.mode == Hub.Mode.DISABLED:
         return Assignment.EndReason.HUB_DISABLED
-    liveness = hub.liveness(now)
     if liveness == Liveness.STOPPED:
         return Assignment.EndReason.HUB_STOPPED
     if liveness in (Liveness.DEAD, Liveness.NEW):

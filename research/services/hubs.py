@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application, RefreshToken, set_token_value
@@ -20,7 +21,7 @@ from oauth2_provider.models import AccessToken, Application, RefreshToken, set_t
 from quantsite.accounts.models import ApplicationPolicy
 from quantsite.accounts.services import application_enabled_set
 from research.exceptions import HubConflict, HubInvalid, HubNotAllowed
-from research.models import Assignment, Hub, HubEvent, Liveness
+from research.models import Assignment, DiscoveryClock, Hub, HubEvent, Liveness
 from research.services.assignment import assignments_end
 
 HUB_SCOPES = "openid profile email discovery"
@@ -124,16 +125,34 @@ def hub_start(*, hub: Hub, url: str, capacity: int | None = None, version: str =
     hub.running_digest = ""
     hub.recorded_liveness = Liveness.LIVE
     hub.save()
+    clock_touch(now=now)
     HubEvent.objects.create(hub=hub, kind=HubEvent.Kind.STARTED, detail=version[:255])
     return hub
 
 
-def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> str:
-    """Record a heartbeat and which users have a running server there; return the hub's mode.
+@dataclasses.dataclass(frozen=True)
+class HeartbeatAnswer:
+    """What a heartbeat tells the hub (contract version ``HEARTBEAT_VERSION``, README)."""
 
-    On a draining hub, the assignments of users without a running server end (they move on
-    their next visit). Raises ``HubConflict`` if the hub has not started or has stopped.
-    Idempotent: the same report twice changes nothing more than the timestamp.
+    state: str  # the hub's mode: active, draining, disabled
+    stop: list[str]  # reported users who must not run on this hub
+
+
+# The heartbeat answer's version. Raised only for a change an older hub would misread; new
+# fields are added without raising it (hubs ignore fields they do not know).
+HEARTBEAT_VERSION = 1
+
+
+def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> HeartbeatAnswer:
+    """Record a heartbeat and which users have a running server there; answer the hub.
+
+    The answer's ``stop`` lists the reported users who must not run on this hub: no open
+    assignment to it (moved, ended, or the assignment of a hub found dead), disabled, or
+    deleted; the hub stops their servers and ends their hub login. On a draining hub, the
+    assignments of users without a running server end (they move on their next visit).
+    Every heartbeat also tells the discovery clock that the site hears hubs (``clock_touch``).
+    Raises ``HubConflict`` if the hub has not started or has stopped. Idempotent: the same
+    report twice changes nothing more than the timestamps.
     """
     if hub.started_at is None or hub.stopped_at is not None:
         raise HubConflict("This hub has not started; call start first.")
@@ -143,6 +162,7 @@ def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> str:
     with transaction.atomic():
         _commit_without_waiting_for_disk()
         Hub.objects.filter(pk=hub.pk).update(last_heartbeat_at=now, running_digest=digest)
+        clock_touch(now=now)
     if changed:
         _running_record(hub=hub, running=running, now=now)
     if hub.mode == Hub.Mode.DRAINING:
@@ -152,7 +172,40 @@ def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> str:
                 reason=Assignment.EndReason.DRAINED,
                 now=now,
             )
-    return hub.mode
+    return HeartbeatAnswer(state=hub.mode, stop=_users_to_stop(hub=hub, running=running))
+
+
+def _users_to_stop(*, hub: Hub, running: Sequence[str]) -> list[str]:
+    """The reported users without an open assignment here held by an active user."""
+    if not running:
+        return []
+    allowed = set(
+        Assignment.objects.filter(
+            hub=hub, ended_at__isnull=True, user__is_active=True, user__username__in=running
+        ).values_list("user__username", flat=True)
+    )
+    return sorted(set(running) - allowed)
+
+
+def clock_touch(*, now: dt.datetime) -> None:
+    """The site hears a hub now: move the discovery clock (at most once a second).
+
+    When the previous touch is older than ``DISCOVERY_STALE_AFTER``, the site was not hearing
+    heartbeats (its own or its database's outage, or no hub beating): ``listening_since``
+    starts again now, so hubs silent through that gap get ``DISCOVERY_DEAD_AFTER`` to beat
+    again before they are declared dead (``Hub.liveness``).
+    """
+    gap = now - dt.timedelta(seconds=settings.DISCOVERY_STALE_AFTER)
+    touched = DiscoveryClock.objects.filter(
+        pk=1, heard_at__lt=now - dt.timedelta(seconds=1)
+    ).update(
+        heard_at=now,
+        listening_since=Case(When(heard_at__lt=gap, then=Value(now)), default=F("listening_since")),
+    )
+    if not touched:
+        DiscoveryClock.objects.get_or_create(
+            pk=1, defaults={"heard_at": now, "listening_since": now}
+        )
 
 
 def _commit_without_waiting_for_disk() -> None:
@@ -263,19 +316,22 @@ def _tokens_revoke(application: Application) -> None:
 def server_token_issue(*, hub: Hub, username: str) -> tuple[str, AccessToken]:
     """A scope-``notebooks`` token for ``username``'s server on ``hub``: ``(raw, token)``.
 
-    Only for a user with an open assignment to this hub (403 otherwise, so no hub can reach
-    the files of users placed elsewhere). The token is issued to the hub's application and is
-    revoked when the assignment ends (``assignments_end``), or expires after
-    ``NOTEBOOK_SERVER_TOKEN_SECONDS``.
+    Only for an active user with an open assignment to this hub (403 otherwise, so no hub
+    can reach the files of users placed elsewhere, and a disabled user gets no credential).
+    The token is issued to the hub's application and is revoked when the assignment ends
+    (``assignments_end``), or expires after ``NOTEBOOK_SERVER_TOKEN_SECONDS``. The server
+    renews it through its hub when it expires or is revoked (``quanthub.client``).
     """
     assignment = (
-        Assignment.objects.select_for_update()
+        Assignment.objects.select_for_update(of=("self",))
         .filter(hub=hub, user__username=username, ended_at__isnull=True)
         .select_related("user")
         .first()
     )
     if assignment is None:
         raise HubNotAllowed(f"{username} is not assigned to {hub}.")
+    if not assignment.user.is_active:
+        raise HubNotAllowed(f"{username} is disabled.")
     raw = secrets.token_urlsafe(32)
     token = AccessToken(
         user=assignment.user,

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from quantsite.accounts.tests.factories import UserFactory
-from research.models import Hub
+from research.models import DiscoveryClock, Hub
 from research.services.hubs import hub_register, hub_start
 
 
@@ -36,9 +36,13 @@ def make_user():
 
 
 def heartbeat_age(hub: Hub, seconds: float) -> Hub:
-    """Pretend the hub's last heartbeat was ``seconds`` ago."""
-    Hub.objects.filter(pk=hub.pk).update(
-        last_heartbeat_at=timezone.now() - dt.timedelta(seconds=seconds)
+    """Pretend the hub's last heartbeat was ``seconds`` ago, while the site kept hearing
+    heartbeats all along (the discovery clock listening since at least then)."""
+    now = timezone.now()
+    then = now - dt.timedelta(seconds=seconds)
+    Hub.objects.filter(pk=hub.pk).update(last_heartbeat_at=then)
+    DiscoveryClock.objects.update_or_create(
+        pk=1, defaults={"heard_at": now, "listening_since": then}
     )
     hub.refresh_from_db()
     return hub

@@ -1,8 +1,10 @@
 """The discovery API, with real client-credentials tokens from /o/token/."""
 
+import base64
 import json
 
 import pytest
+from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
 from quantsite.accounts.tests.factories import (
@@ -50,7 +52,7 @@ def test_start_heartbeat_stop(client, hub_one, make_user):
         "dead_after": 30.0,
     }
     assert beat.status_code == 200
-    assert beat.json() == {"state": "active"}
+    assert beat.json() == {"version": 1, "state": "active", "stop": []}
     assert stopped.status_code == 200
     assignment = Assignment.objects.get(user=user)
     assert (assignment.end_reason, assignment.server_seen_at is not None) == ("hub_stopped", True)
@@ -68,7 +70,7 @@ def test_heartbeat_tells_a_draining_hub(client, hub_one):
 
     response = post(client, "heartbeat", token, {"running": []})
 
-    assert response.json() == {"state": "draining"}
+    assert response.json() == {"version": 1, "state": "draining", "stop": []}
 
 
 def test_a_hubs_token_speaks_for_that_hub_only(client, make_hub):
@@ -166,15 +168,20 @@ def test_a_deleted_hubs_token_stops_working(client, hub_one):
     assert response.status_code == 401
 
 
-def test_a_disabled_hub_that_gets_a_new_token_is_told_it_is_disabled(client, hub_one, make_hub):
+def test_a_disabled_hub_gets_no_new_token(client, hub_one, make_hub):
+    # What the hub's discovery service sees, and counts as the site refusing it.
     hub, token = hub_one
     post(client, "start", token, {"url": hub.url})
     hub_disable(hub=hub)
-    fresh = hub_token(client, hub.application, make_hub.secrets["hub-1"])
 
-    response = post(client, "heartbeat", fresh, {"running": []})
+    basic = base64.b64encode(f"{hub.application.client_id}:{make_hub.secrets['hub-1']}".encode())
+    response = client.post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "scope": "discovery"},
+        HTTP_AUTHORIZATION=f"Basic {basic.decode()}",
+    )
 
-    assert response.json() == {"state": "disabled"}
+    assert response.status_code == 401
 
 
 def test_heartbeat_before_start_is_a_conflict(client, hub_one):
@@ -211,8 +218,9 @@ def test_malformed_bodies_get_a_clear_400(client, make_hub, path, raw, field):
 
     response = post(client, path, token, raw=raw)
 
+    body = response.json()
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in body.get("errors", body)
     assert Hub.objects.values().get(pk=hub.pk) == before
 
 
@@ -260,3 +268,56 @@ def test_locate_with_a_hub_token_is_refused(client, make_hub):
 
 def test_locate_anonymous_is_refused(client):
     assert client.get("/api/discovery/locate").status_code == 401
+
+
+def test_heartbeat_answer_lists_reported_users_who_must_not_run_here(client, make_hub, make_user):
+    hub_a = make_hub("hub-a")
+    make_hub("hub-b")
+    token = hub_token(client, hub_a.application, make_hub.secrets["hub-a"])
+    users = {name: make_user(username=name) for name in ["ada", "bob", "cy", "dee", "eve"]}
+    placed = {name: assignment_locate(user=user).name for name, user in users.items()}
+    # ada stays; bob is on hub-b; cy was moved away (ended); dee is disabled; eve is deleted.
+    assert placed["ada"] == "hub-a" and placed["bob"] == "hub-b"
+    Assignment.objects.filter(user__username="cy").update(
+        ended_at=timezone.now(), end_reason="moved"
+    )
+    users["dee"].is_active = False
+    users["dee"].save()
+    users["eve"].delete()
+
+    response = post(
+        client, "heartbeat", token, {"running": ["ada", "bob", "cy", "dee", "eve", "zed"]}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "version": 1,
+        "state": "active",
+        "stop": ["bob", "cy", "dee", "eve", "zed"],
+    }
+
+
+def test_heartbeat_accepts_the_request_of_any_hub_version(client, hub_one, make_user):
+    hub, token = hub_one
+    post(client, "start", token, {"url": hub.url})
+
+    old = post(client, "heartbeat", token, {"running": []})
+    newer = post(client, "heartbeat", token, {"version": 2, "running": [], "pending": ["x"]})
+
+    assert (old.status_code, newer.status_code) == (200, 200)
+    assert old.json() == newer.json() == {"version": 1, "state": "active", "stop": []}
+
+
+def test_a_disabled_user_gets_no_server_token(client, make_hub, make_user):
+    hub = make_hub("hub-1")
+    token = hub_token(client, hub.application, make_hub.secrets["hub-1"])
+    ada = make_user(username="ada")
+    assignment_locate(user=ada)
+    ada.is_active = False
+    ada.save()
+
+    response = post(client, "tokens", token, {"user": "ada"})
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "ada is disabled."}
+    assert not AccessToken.objects.filter(user=ada, scope="notebooks").exists()

@@ -1,11 +1,13 @@
 """Bookkeeping records liveness changes and ends what routing would end; it is idempotent."""
 
+import datetime as dt
 import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from research.models import Assignment, Hub, HubEvent
+from research.models import Assignment, DiscoveryClock, Hub, HubEvent
 from research.services.assignment import assignment_locate
 from research.services.bookkeeping import discovery_bookkeeping
 from research.services.hubs import hub_drain, hub_heartbeat_record
@@ -107,3 +109,66 @@ def test_two_runs_at_once_change_nothing_more_than_one(make_hub, make_user):
     assert sum(r.assignments_ended for r in reports) == 20
     assert HubEvent.objects.filter(kind="died").count() == 4
     assert list(Hub.objects.values_list("assigned_count", flat=True)) == [0, 0, 0, 0]
+
+
+def site_outage(seconds: float) -> None:
+    """The site heard no heartbeat for ``seconds`` (its database was down): every hub's last
+    heartbeat and the discovery clock are that old."""
+    then = timezone.now() - dt.timedelta(seconds=seconds)
+    Hub.objects.update(last_heartbeat_at=then)
+    DiscoveryClock.objects.update_or_create(
+        pk=1, defaults={"heard_at": then, "listening_since": then - dt.timedelta(hours=1)}
+    )
+
+
+@pytest.mark.django_db
+def test_a_gap_that_covers_the_sites_own_outage_kills_no_hub(make_hub, make_user):
+    hub_a, hub_b = make_hub("hub-a"), make_hub("hub-b")
+    ada, bob = make_user(username="ada"), make_user(username="bob")
+    assignment_locate(user=ada)
+    assignment_locate(user=bob)
+    site_outage(60)
+
+    during = discovery_bookkeeping()  # before any hub got through again
+    hub_heartbeat_record(hub=Hub.objects.get(pk=hub_a.pk), running=["ada"])  # back: hub-a first
+    after = discovery_bookkeeping()
+
+    assert (during.assignments_ended, after.assignments_ended) == (0, 0)
+    assert assignment_locate(user=ada) == hub_a
+    assert assignment_locate(user=bob) == hub_b  # hub-b has DEAD_AFTER to beat again
+    assert Assignment.objects.filter(ended_at__isnull=True).count() == 2
+    assert "died" not in kinds(hub_b)
+
+
+@pytest.mark.django_db
+def test_after_an_outage_a_hub_that_never_comes_back_dies(make_hub, make_user):
+    hub_a, hub_b = make_hub("hub-a"), make_hub("hub-b")
+    bob = make_user(username="bob")
+    assignment_locate(user=make_user(username="ada"))
+    assignment_locate(user=bob)
+    site_outage(60)
+    hub_heartbeat_record(hub=Hub.objects.get(pk=hub_a.pk), running=[])
+    # The site has been hearing hub-a for longer than DEAD_AFTER (30 s) since the outage.
+    DiscoveryClock.objects.update(listening_since=timezone.now() - dt.timedelta(seconds=31))
+
+    report = discovery_bookkeeping()
+
+    assert report.assignments_ended == 1
+    assert Assignment.objects.get(user=bob).end_reason == "hub_dead"
+    assert assignment_locate(user=bob) == hub_a
+    assert kinds(hub_b)[-1] == "died"
+
+
+@pytest.mark.django_db
+def test_a_disabled_users_assignment_ends(make_hub, make_user):
+    make_hub("hub-1")
+    ada = make_user(username="ada")
+    assignment_locate(user=ada)
+    ada.is_active = False
+    ada.save()
+
+    report = discovery_bookkeeping()
+
+    assert report.assignments_ended == 1
+    assert Assignment.objects.get(user=ada).end_reason == "user_disabled"
+    assert Hub.objects.get(name="hub-1").assigned_count == 0

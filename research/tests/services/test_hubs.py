@@ -128,12 +128,12 @@ def test_heartbeat_records_running_servers(make_hub, make_user):
     assignment_locate(user=ada)
     assignment_locate(user=bob)
 
-    state = hub_heartbeat_record(hub=hub, running=["ada", "stranger"])
+    answer = hub_heartbeat_record(hub=hub, running=["ada", "stranger"])
     running = dict(Assignment.objects.values_list("user__username", "server_running"))
     hub_heartbeat_record(hub=Hub.objects.get(pk=hub.pk), running=["bob"])
     later = dict(Assignment.objects.values_list("user__username", "server_running"))
 
-    assert state == "active"
+    assert (answer.state, answer.stop) == ("active", ["stranger"])
     assert running == {"ada": True, "bob": False}
     assert later == {"ada": False, "bob": True}
 
@@ -157,11 +157,11 @@ def test_draining_ends_a_users_assignment_when_their_server_stops(make_hub, make
     hub_heartbeat_record(hub=hub, running=["ada", "bob"])
     hub_drain(hub=hub)
 
-    state = hub_heartbeat_record(hub=Hub.objects.get(pk=hub.pk), running=["ada", "bob"])
+    answer = hub_heartbeat_record(hub=Hub.objects.get(pk=hub.pk), running=["ada", "bob"])
     still_both = Assignment.objects.filter(ended_at__isnull=True).count()
     hub_heartbeat_record(hub=Hub.objects.get(pk=hub.pk), running=["ada"])
 
-    assert state == "draining"
+    assert (answer.state, answer.stop) == ("draining", [])
     assert still_both == 2
     assert Assignment.objects.get(user=bob).end_reason == "drained"
     assert Assignment.objects.get(user=ada).ended_at is None
