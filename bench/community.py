@@ -401,7 +401,7 @@ def render_in_process(version_id: int) -> float:
     """Render an already rendered version again, here, from scratch; seconds it took."""
     from community.models import SharedNotebookVersion
     from community.services import rendering
-    from community.services.sharing import storage
+    from community.storage import storage
 
     version = SharedNotebookVersion.objects.get(pk=version_id)
     if version.html_key:

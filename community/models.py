@@ -12,8 +12,8 @@ class SharedNotebook(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shared_notebooks"
     )
     source_path = models.CharField(max_length=1024)
-    # Lineage: the shared version this notebook was cloned from (read from the notebook's
-    # metadata, which clone writes), if it still exists.
+    # Lineage: the shared version this notebook was cloned from (from the ``Clone`` record of
+    # the author's file, never from the notebook's metadata), if it still exists.
     cloned_from = models.ForeignKey(
         "SharedNotebookVersion",
         null=True,
@@ -166,3 +166,26 @@ class Like(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} likes {self.topic_id}"
+
+
+class Clone(models.Model):
+    """Lineage as the server saw it: ``user`` cloned ``version`` into the stored file ``entry``.
+
+    Made only by the clone itself, keyed on the file's row: it follows the file through
+    renames and saves, and goes with the file when the file (or the version) is deleted.
+    Notebook metadata, which anyone can write, is never read for lineage.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clones"
+    )
+    version = models.ForeignKey(
+        SharedNotebookVersion, on_delete=models.CASCADE, related_name="clones"
+    )
+    entry = models.OneToOneField(
+        "research.ContentEntry", on_delete=models.CASCADE, related_name="clone"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} cloned {self.version_id} into {self.entry_id}"

@@ -5,13 +5,19 @@ from django.utils import timezone
 
 from community.models import SharedNotebookVersion
 from community.services import rendering
+from community.storage import StorageUnavailable
 
 
 @shared_task(
-    acks_late=True, ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(StorageUnavailable,),
+    retry_backoff=True,
+    max_retries=5,
 )
 def shared_notebook_render(version_id: int) -> None:
-    """Render one shared notebook version (idempotent)."""
+    """Render one shared notebook version (idempotent); retried with backoff while the file
+    store fails (any storage error is ``StorageUnavailable``), then left to the sweep."""
     rendering.shared_notebook_render(version_id=version_id)
 
 

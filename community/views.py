@@ -1,9 +1,11 @@
 import hashlib
 import json
+import re
 from functools import cache, wraps
 from urllib.parse import quote, urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache as django_cache
 from django.core.paginator import Paginator
@@ -21,27 +23,35 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from community.models import Reply, SharedNotebook, SharedNotebookVersion, Topic
 from community.services import forum
-from community.services.sharing import shared_notebook_clone, storage
+from community.services.sharing import shared_notebook_clone
+from community.storage import StorageUnavailable, StoredFileMissing, stored_bytes
 from quantsite.accounts.models import User
 
-# The page around a rendered notebook: our own, so its style can be trusted.
-RENDER_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
-body{{font:14px/1.5 system-ui,sans-serif;margin:1rem;color:#1d2433}}
-pre{{background:#f6f7fa;padding:.5rem;overflow:auto}} img{{max-width:100%}}
-.jp-InputPrompt,.jp-OutputPrompt{{display:none}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #dde2ea;padding:.2rem .4rem}}
-</style></head><body>{body}</body></html>"""
+# The page around a rendered notebook: our own, so its style can be trusted. Code is coloured
+# by the same stylesheet as the forum's previews (Pygments classes under the renderer's prefix).
+RENDER_PAGE = (
+    """<!doctype html><html><head><meta charset="utf-8"><style>
+body{font:14px/1.5 system-ui,sans-serif;margin:1rem;color:#1d2433}
+pre{background:#f6f7fa;padding:.5rem;overflow:auto} img{max-width:100%}
+.prompt,.jp-InputPrompt,.jp-OutputPrompt{display:none} table{border-collapse:collapse}
+td,th{border:1px solid #dde2ea;padding:.2rem .4rem}
+"""
+    + (settings.BASE_DIR / "static" / "css" / "highlight.css").read_text()
+    + "</style></head><body>{body}</body></html>"
+)
 
 # A rendered notebook is user content: a unique opaque origin (sandbox), no script, nothing
 # loaded from anywhere, and only the site's own pages may frame it.
 RENDER_CSP = (
-    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+    "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'"
 )
 # Forum pages show sanitized user HTML in the site's origin; they need no script at all, so
-# none may run, whatever got past the sanitizer.
+# none may run, whatever got past the sanitizer. Images come only from the site (or inline
+# data), as the sanitizer keeps them: no reader's browser calls anyone else.
 FORUM_CSP = (
     "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
-    "img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-src 'self'; "
+    "img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
 USER_CONTENT_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
@@ -56,6 +66,10 @@ SORTS = {
 }
 
 
+# What a username in a forum address may be: the characters accounts allow (Django's, a
+# superset of sign-up's), so that any stored user has a page and nothing else is looked up.
+USERNAME = re.compile(r"[A-Za-z0-9_.@+-]{1,150}")
+
 _SLOT = "918273645"  # a value every path converter here accepts
 
 
@@ -64,6 +78,30 @@ def path_format(name: str) -> str:
     """The path of URL ``name`` with ``{}`` where its one argument goes, from the URLconf.
     A forum page links each of its 50 topics several times; ``reverse`` costs ~50 µs a call."""
     return reverse(name, args=[_SLOT]).replace(_SLOT, "{}")
+
+
+def storage_page(view):
+    """Pages that read the file store: a failed or hung store is the site's 503 page with
+    ``Retry-After`` (never a 500, never a held worker); a file gone from it is a 404."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except StoredFileMissing as error:
+            raise Http404(error.message) from None
+        except StorageUnavailable as error:
+            response = render(
+                request, "community/unavailable.html", {"message": error.message}, status=503
+            )
+            response["Retry-After"] = str(error.retry_after)
+            # May show inside the forum's frame for a rendered notebook; runs no script.
+            response["Content-Security-Policy"] = (
+                "default-src 'self'; script-src 'none'; frame-ancestors 'self'"
+            )
+            return response
+
+    return wrapped
 
 
 def forum_page(view):
@@ -203,8 +241,10 @@ def _search(topics, query: str):
 def topic_list(request: HttpRequest) -> HttpResponse:
     """The forum: search, tags, sort (latest, most liked, most cloned), 50 a page."""
     topics = Topic.objects.filter(hidden=False)
-    author = request.GET.get("author", "").strip()[:150]
+    author = request.GET.get("author", "").strip()
     if author:  # the old form of a profile address
+        if not USERNAME.fullmatch(author):
+            raise Http404("No such person.")
         return redirect("community-user", username=author.lower())
     page, cards, params = _topics_page(request, topics)
     return render(
@@ -370,43 +410,43 @@ def _visible_version(request: HttpRequest, version_id: int, **filters) -> Shared
     return version
 
 
-def _stored(key: str) -> bytes:
-    with storage().open(key, "rb") as handle:
-        return handle.read()
-
-
 @xframe_options_sameorigin
+@storage_page
 @require_GET
 def rendered_notebook(request: HttpRequest, version_id: int) -> HttpResponse:
     version = _visible_version(request, version_id, render_state="ready")
-    body = _stored(version.html_key).decode("utf-8")
-    response = HttpResponse(RENDER_PAGE.format(body=body), content_type="text/html")
+    body = stored_bytes(version.html_key).decode("utf-8")
+    response = HttpResponse(RENDER_PAGE.replace("{body}", body, 1), content_type="text/html")
     response["Content-Security-Policy"] = RENDER_CSP
     return response
 
 
+@storage_page
 @require_GET
 def thumbnail(request: HttpRequest, version_id: int) -> HttpResponse:
     """The server-drawn PNG thumbnail of a version (immutable, as the version is)."""
     version = _visible_version(request, version_id, render_state="ready")
     if not version.thumbnail_key:
         raise Http404("This version has no thumbnail.")
-    response = HttpResponse(_stored(version.thumbnail_key), content_type="image/png")
+    response = HttpResponse(stored_bytes(version.thumbnail_key), content_type="image/png")
     response["Content-Security-Policy"] = USER_CONTENT_CSP
     response["Cache-Control"] = IMMUTABLE
     return response
 
 
+@storage_page
 @require_GET
 def download(request: HttpRequest, version_id: int) -> HttpResponse:
     version = _visible_version(request, version_id)
-    response = HttpResponse(_stored(version.ipynb_key), content_type="application/x-ipynb+json")
+    data = stored_bytes(version.ipynb_key)
+    response = HttpResponse(data, content_type="application/x-ipynb+json")
     name = version.shared.source_path.rsplit("/", 1)[-1]
     response["Content-Disposition"] = content_disposition_header(True, name)
     response["Content-Security-Policy"] = USER_CONTENT_CSP
     return response
 
 
+@storage_page
 @login_required
 @require_POST
 def clone(request: HttpRequest, shared_id: int) -> HttpResponse:

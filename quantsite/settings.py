@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import botocore.config
 import dj_database_url
 
 from quantsite.keys import rsa_private_key_pem
@@ -318,6 +319,20 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing is bounded: with the broker down or hung, a web request that queues a task gives
+# up within about two seconds (quantsite.tasks.enqueue_after_commit logs it; the periodic
+# sweeps queue the work again), instead of waiting on kombu's default retries.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 1.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BEAT_SCHEDULE = {
     "oauth-tokens-clear": {"task": "quantsite.accounts.tasks.oauth_tokens_clear", "schedule": 3600},
     "shared-notebook-render-sweep": {
@@ -393,6 +408,21 @@ WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not PRODUCTION
 # With S3_BUCKET set, shared notebooks go to S3 (django-storages + boto3); credentials come
 # from the usual AWS_* variables or the instance's role. https://django-storages.readthedocs.io
 S3_BUCKET = os.environ.get("S3_BUCKET", "")
+# Every S3 call is bounded: a hung or refusing store fails the request within seconds (503
+# with Retry-After) instead of holding a worker. django-storages takes this botocore Config for
+# every S3 storage. https://docs.aws.amazon.com/botocore/latest/reference/config.html
+AWS_S3_CONNECT_TIMEOUT = env_float("AWS_S3_CONNECT_TIMEOUT", 2.0)
+AWS_S3_READ_TIMEOUT = env_float("AWS_S3_READ_TIMEOUT", 3.0)
+AWS_S3_MAX_ATTEMPTS = env_int("AWS_S3_MAX_ATTEMPTS", 2)  # the first try included
+AWS_S3_CLIENT_CONFIG = botocore.config.Config(
+    connect_timeout=AWS_S3_CONNECT_TIMEOUT,
+    read_timeout=AWS_S3_READ_TIMEOUT,
+    retries={"max_attempts": AWS_S3_MAX_ATTEMPTS, "mode": "standard"},
+    s3={"addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "auto")},
+    signature_version="s3v4",
+)
+# What a 503 for a failed store tells clients to wait before trying again, in seconds.
+STORAGE_RETRY_AFTER = env_int("STORAGE_RETRY_AFTER", 30)
 if S3_BUCKET:
     DEFAULT_STORAGE = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -400,8 +430,7 @@ if S3_BUCKET:
             "bucket_name": S3_BUCKET,
             "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
             "region_name": os.environ.get("AWS_S3_REGION_NAME", "us-east-1"),
-            "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "auto"),
-            "signature_version": "s3v4",
+            "client_config": AWS_S3_CLIENT_CONFIG,
             "default_acl": None,
             "file_overwrite": False,
             "querystring_auth": True,

@@ -1,7 +1,8 @@
 """The forum's writes: topics, replies and tags, and who may edit what.
 
 Authors edit and delete their own posts while the topic is open (not hidden, not locked);
-staff may always. Markdown is sanitized when it is saved, so pages show stored HTML as is.
+staff may always (``may_edit``, the one rule for every path that changes a topic, re-sharing its
+notebook included). Markdown is sanitized when it is saved, so pages show stored HTML as is.
 """
 
 import re
@@ -14,6 +15,7 @@ from django.utils import timezone
 from community.models import Like, Reply, Tag, Topic
 from community.sanitize import markdown_to_html
 from quantsite.accounts.models import User
+from quantsite.exceptions import ApplicationError
 
 TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 MAX_TAGS = 5
@@ -48,7 +50,17 @@ def topic_tags_set(topic: Topic, names: list[str]) -> None:
     topic.tags.set([Tag.objects.get_or_create(name=name)[0] for name in names])
 
 
+class ForumPermissionDenied(ApplicationError, PermissionDenied):
+    """A change the forum's rules do not allow: 403 with the reason, as JSON on the APIs and
+    as the site's 403 page elsewhere."""
+
+    status_code = 403
+
+
 def may_edit(user: User, *, author_id: int, topic: Topic) -> bool:
+    """The one rule for every change to a topic or a reply (the edit forms, deleting, and a
+    re-share of the topic's notebook): staff always; the author while the topic is neither
+    locked nor hidden; nobody else."""
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_staff:
@@ -56,11 +68,15 @@ def may_edit(user: User, *, author_id: int, topic: Topic) -> bool:
     return author_id == user.pk and not topic.locked and not topic.hidden
 
 
-def _check(user: User, *, author_id: int, topic: Topic) -> None:
-    if not may_edit(user, author_id=author_id, topic=topic):
-        if topic.locked:
-            raise PermissionDenied("This topic is locked.")
-        raise PermissionDenied("Only the author can change this.")
+def edit_check(user: User, *, author_id: int, topic: Topic) -> None:
+    """``may_edit``, or ``ForumPermissionDenied`` saying why not."""
+    if may_edit(user, author_id=author_id, topic=topic):
+        return
+    if author_id != user.pk:
+        raise ForumPermissionDenied("Only the author can change this.")
+    if topic.hidden:
+        raise ForumPermissionDenied("The moderators hid this topic: it cannot be changed.")
+    raise ForumPermissionDenied("The moderators locked this topic: it cannot be changed.")
 
 
 @transaction.atomic
@@ -75,7 +91,7 @@ def topic_create(*, author: User, title: str, body: str, tags: list[str]) -> Top
 @transaction.atomic
 def topic_edit(*, topic: Topic, editor: User, title: str, body: str, tags: list[str]) -> Topic:
     """The author (or staff) changes the title, the Markdown body and the tags."""
-    _check(editor, author_id=topic.author_id, topic=topic)
+    edit_check(editor, author_id=topic.author_id, topic=topic)
     topic.title, topic.body, topic.body_html = title, body, markdown_to_html(body)
     topic.edited = timezone.now()
     topic.save(update_fields=["title", "body", "body_html", "edited", "updated"])
@@ -85,7 +101,7 @@ def topic_edit(*, topic: Topic, editor: User, title: str, body: str, tags: list[
 
 def topic_delete(*, topic: Topic, editor: User) -> None:
     """The author (or staff) deletes a topic, with its shared notebook's record."""
-    _check(editor, author_id=topic.author_id, topic=topic)
+    edit_check(editor, author_id=topic.author_id, topic=topic)
     if topic.shared_notebook_id:
         topic.shared_notebook.delete()  # cascades to the topic
     else:
@@ -111,19 +127,19 @@ def like_toggle(*, topic: Topic, user: User) -> bool:
 
 def reply_create(*, topic: Topic, author: User, body: str) -> Reply:
     if topic.locked or topic.hidden:
-        raise PermissionDenied("This topic is locked.")
+        raise ForumPermissionDenied("This topic is locked.")
     return Reply.objects.create(
         topic=topic, author=author, body=body, body_html=markdown_to_html(body)
     )
 
 
 def reply_edit(*, reply: Reply, editor: User, body: str) -> Reply:
-    _check(editor, author_id=reply.author_id, topic=reply.topic)
+    edit_check(editor, author_id=reply.author_id, topic=reply.topic)
     reply.body, reply.body_html, reply.edited = body, markdown_to_html(body), timezone.now()
     reply.save(update_fields=["body", "body_html", "edited"])
     return reply
 
 
 def reply_delete(*, reply: Reply, editor: User) -> None:
-    _check(editor, author_id=reply.author_id, topic=reply.topic)
+    edit_check(editor, author_id=reply.author_id, topic=reply.topic)
     reply.delete()

@@ -14,15 +14,25 @@ import warnings
 import nbformat
 from django.db import transaction
 from django.utils import timezone
+from jinja2 import pass_context
 from nbconvert import HTMLExporter
 from nbconvert.exporters import TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from PIL import Image
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
 
 from community.models import SharedNotebookVersion
 from community.sanitize import clean_html
-from community.services.sharing import storage, store_immutable
+from community.storage import (
+    StorageUnavailable,
+    store_immutable,
+    stored_bytes,
+)
 
 logger = logging.getLogger(__name__)
 State = SharedNotebookVersion.RenderState
@@ -37,6 +47,23 @@ PREVIEW_MAX_OUTPUTS = 3
 
 
 IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
+# Pygments' token classes are short words ("k", "n"); the renderer writes them under its own
+# prefix, the only form the sanitizer keeps (community.sanitize) and the pages' styles match.
+HIGHLIGHT_PREFIX = "hl-"
+
+
+class PrefixedRenderer(IPythonRenderer):
+    """nbconvert's Markdown renderer, its fenced code highlighted under ``HIGHLIGHT_PREFIX``."""
+
+    def block_code(self, code: str, info: str | None = None) -> str:
+        lang = info.strip().split(maxsplit=1)[0] if info and info.strip() else ""
+        if not lang or lang.startswith("mermaid"):
+            return super().block_code(code, info=info)
+        try:
+            lexer = get_lexer_by_name(lang, **self.lexer_options)
+        except ClassNotFound:
+            return super().block_code(code, info=info)
+        return highlight(code, lexer, HtmlFormatter(classprefix=HIGHLIGHT_PREFIX))
 
 
 class BodyExporter(HTMLExporter):
@@ -49,10 +76,31 @@ class BodyExporter(HTMLExporter):
     their ``alt`` from a pattern (before sanitizing, which checks everything again).
     """
 
+    @pass_context
+    def markdown2html(self, context, source):
+        """nbconvert's filter, with ``PrefixedRenderer`` (attachments are not embedded: an
+        image that is not the site's is dropped by the sanitizer anyway)."""
+        renderer = PrefixedRenderer(
+            escape=False,
+            attachments=context.get("cell", {}).get("attachments", {}),
+            embed_images=False,
+            path="",
+            anchor_link_text=self.anchor_link_text,
+            exclude_anchor_links=self.exclude_anchor_links,
+        )
+        return MarkdownWithMath(renderer=renderer).render(source)
+
     def from_notebook_node(self, nb, resources=None, **kw):
         info = nb.metadata.get("language_info", {})
         lexer = info.get("pygments_lexer", info.get("name", None))
-        self.register_filter("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+        self.register_filter(
+            "highlight_code",
+            Highlight2HTML(
+                pygments_lexer=lexer,
+                extra_formatter_options={"classprefix": HIGHLIGHT_PREFIX},
+                parent=self,
+            ),
+        )
         resources = self._init_resources(resources)
         self.register_filter(
             "filter_data_type",
@@ -159,8 +207,9 @@ def shared_notebook_render(*, version_id: int) -> SharedNotebookVersion | None:
     """Render the version if it is not rendered yet; None if it no longer exists.
 
     The row is locked with ``SKIP LOCKED``: a second worker on the same version returns at
-    once, and a rerun after success changes nothing. A notebook that cannot be rendered is
-    marked failed with the reason; a storage error (``OSError``) propagates, for a retry.
+    once, and a rerun after success changes nothing. A notebook that cannot be rendered (or
+    whose file is gone from the store) is marked failed with the reason; ``StorageUnavailable``
+    (the store failed or timed out) propagates and leaves the version pending, for a retry.
     """
     with transaction.atomic():
         version = (
@@ -170,18 +219,17 @@ def shared_notebook_render(*, version_id: int) -> SharedNotebookVersion | None:
         )
         if version is None or version.render_state != State.PENDING:
             return version
-        with storage().open(version.ipynb_key, "rb") as handle:
-            data = handle.read()
         try:
+            data = stored_bytes(version.ipynb_key)
             nb = nbformat.reads(data.decode("utf-8"), as_version=4)
             html = _html(nb)
             showcase = nbformat.v4.new_notebook(
                 cells=[_preview_cell(nb.cells[version.showcase_cell])]
             )
             preview = _html(showcase)
-        except OSError:
+        except StorageUnavailable:
             raise
-        except Exception as error:  # nbconvert and its templates raise many kinds
+        except Exception as error:  # nbconvert raises many kinds; StoredFileMissing too
             logger.exception("Shared notebook version %s could not be rendered", version.pk)
             version.render_state = State.FAILED
             version.render_error = f"{type(error).__name__}: {error}"[:255]

@@ -1,37 +1,25 @@
 """Sharing a notebook from one's store to the forum, and cloning a shared one back."""
 
-import hashlib
 import posixpath
 
 import nbformat
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import F, Max
 
-from community.models import SharedNotebook, SharedNotebookVersion, Topic
+from community.models import Clone, SharedNotebook, SharedNotebookVersion, Topic
 from community.sanitize import markdown_to_html
-from community.services.forum import topic_tags_set
+from community.services.forum import edit_check, topic_tags_set
+from community.storage import store_immutable, stored_bytes
 from quantsite.accounts.models import User
+from quantsite.tasks import enqueue_after_commit
+from research.models import ContentEntry
 from research.services.contents import (
     ContentsError,
     content_get,
     content_save,
     increment_filename,
 )
-
-
-def storage():
-    return storages["default"]
-
-
-def store_immutable(data: bytes, suffix: str) -> str:
-    """Save ``data`` under a key named by its SHA-256 (once; the same bytes share one object)."""
-    key = f"shared/{hashlib.sha256(data).hexdigest()}{suffix}"
-    if not storage().exists(key):
-        storage().save(key, ContentFile(data))
-    return key
 
 
 def _showcase_index(nb, showcase_cell) -> int:
@@ -63,17 +51,15 @@ def _showcase_index(nb, showcase_cell) -> int:
     raise ContentsError(400, f"No cell with id {showcase_cell!r} in the notebook.")
 
 
-def _lineage(nb) -> SharedNotebookVersion | None:
-    """The shared version this notebook was cloned from, by the mark clone leaves in its
-    metadata; None if there is none, it is malformed, or that version is gone."""
-    mark = nb.get("metadata", {}).get("quantsite", {})
-    origin = mark.get("cloned_from") if isinstance(mark, dict) else None
-    if not isinstance(origin, dict):
-        return None
-    shared, number = origin.get("shared"), origin.get("version")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (shared, number)):
-        return None
-    return SharedNotebookVersion.objects.filter(shared_id=shared, number=number).first()
+def _lineage(*, user: User, path: str) -> SharedNotebookVersion | None:
+    """The shared version ``user``'s stored file at ``path`` was cloned from, by the server's
+    record of the clone (``Clone``, on the file's row); None if the file was not cloned."""
+    clone = (
+        Clone.objects.filter(entry__user=user, entry__path=path, user=user)
+        .select_related("version")
+        .first()
+    )
+    return clone.version if clone else None
 
 
 def shared_notebook_share(
@@ -86,12 +72,20 @@ def shared_notebook_share(
     tags: list[str] | None = None,
 ) -> SharedNotebookVersion:
     """Share the notebook at ``path`` of ``user``'s store: a new version of its shared notebook
-    (the first share also opens its forum topic). Rendering is queued after commit.
+    (the first share also opens its forum topic). Rendering is queued after commit; a broker
+    that is down leaves the version pending for the sweep, and the share stands.
+
+    A re-share edits the topic (its title, description and tags, and the notebook readers
+    see), so the forum's one rule applies (``forum.may_edit``): a topic the moderators locked
+    or hid is refused whole, no version added and no text changed, unless the sharer is staff.
+    Lineage (``cloned_from``) comes from the server's ``Clone`` record of the sharer's own
+    file, never from the notebook's metadata.
 
     ``tags`` (cleaned names) replace the topic's tags; None keeps them as they are.
 
     Raises ``ContentsError``: 404 no such notebook, 400 not a valid notebook or a bad
-    showcase cell, 413 over the size limit.
+    showcase cell, 413 over the size limit; ``ForumPermissionDenied`` (403) for a locked or
+    hidden topic; ``StorageUnavailable`` (503) when the file store fails.
     """
     model = content_get(user=user, path=path, type="notebook")
     nb = nbformat.from_dict(model["content"])
@@ -103,11 +97,19 @@ def shared_notebook_share(
     data = nbformat.writes(nb).encode()
     if len(data) > settings.NOTEBOOK_MAX_FILE_BYTES:
         raise ContentsError(413, "The notebook is over the size limit.")
+    existing = Topic.objects.filter(
+        shared_notebook__author=user, shared_notebook__source_path=model["path"]
+    ).first()
+    if existing is not None:  # refused before anything is stored
+        edit_check(user, author_id=existing.author_id, topic=existing)
     key = store_immutable(data, ".ipynb")
-    origin = _lineage(nb)
+    origin = _lineage(user=user, path=model["path"])
     with transaction.atomic():
         shared, _ = SharedNotebook.objects.get_or_create(author=user, source_path=model["path"])
         shared = SharedNotebook.objects.select_for_update().get(pk=shared.pk)
+        topic = Topic.objects.filter(shared_notebook=shared).first()
+        if topic is not None:  # again under the lock: moderators may have acted meanwhile
+            edit_check(user, author_id=topic.author_id, topic=topic)
         if origin is not None and origin.shared_id != shared.pk and shared.cloned_from is None:
             shared.cloned_from = origin
             shared.save(update_fields=["cloned_from"])
@@ -128,17 +130,22 @@ def shared_notebook_share(
             topic_tags_set(topic, tags)
         from community.tasks import shared_notebook_render
 
-        transaction.on_commit(lambda: shared_notebook_render.delay(version.pk))
+        enqueue_after_commit(shared_notebook_render, version.pk)
     return version
 
 
 @transaction.atomic
 def shared_notebook_clone(*, version: SharedNotebookVersion, reader: User) -> str:
     """Copy the version's notebook into ``reader``'s store under ``cloned/`` (a free name);
-    return the new path. The copy's metadata names the version it came from (lineage, should
-    the reader share it in turn)."""
-    with storage().open(version.ipynb_key, "rb") as handle:
-        data = handle.read()
+    return the new path.
+
+    The server records the clone (``Clone``: reader, version, the new file's row), which is
+    what lineage is read from should the reader share the file in turn. The copy's metadata
+    also names the version, for the reader's information only.
+
+    Raises ``StoredFileMissing`` (404), ``StorageUnavailable`` (503).
+    """
+    data = stored_bytes(version.ipynb_key)
     nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     nb.metadata["quantsite"] = {
         "cloned_from": {"shared": version.shared_id, "version": version.number}
@@ -147,6 +154,9 @@ def shared_notebook_clone(*, version: SharedNotebookVersion, reader: User) -> st
     name = increment_filename(reader, "cloned", posixpath.basename(version.shared.source_path))
     path = f"cloned/{name}"
     content_save(user=reader, path=path, model={"type": "notebook", "content": nb})
+    Clone.objects.create(
+        user=reader, version=version, entry=ContentEntry.objects.get(user=reader, path=path)
+    )
     Topic.objects.filter(shared_notebook_id=version.shared_id).update(
         clone_count=F("clone_count") + 1
     )

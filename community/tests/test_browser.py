@@ -14,7 +14,8 @@ import pytest
 
 from community.models import SharedNotebookVersion, Topic
 from community.services.forum import reply_create
-from community.services.sharing import shared_notebook_share, storage
+from community.services.sharing import shared_notebook_share
+from community.storage import storage
 from quantsite.tests.browser import ARTIFACTS, log_in
 from research.services.contents import content_save
 

@@ -8,10 +8,10 @@ import nbformat
 import pytest
 from PIL import Image
 
-from community.models import Reply, SharedNotebook, SharedNotebookVersion, Topic
+from community.models import Clone, Reply, SharedNotebook, SharedNotebookVersion, Topic
 from community.services.rendering import thumbnail_png
 from community.tests.images import png_b64
-from research.services.contents import content_get, content_save
+from research.services.contents import content_delete, content_get, content_rename, content_save
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -179,7 +179,7 @@ def test_an_empty_notebook_cannot_be_shared(client, ada):
 
 def test_a_version_that_cannot_be_rendered_is_marked_failed(client, ada):
     from community.services.rendering import shared_notebook_render
-    from community.services.sharing import store_immutable
+    from community.storage import store_immutable
 
     # Stored bytes that are not a notebook (say, damaged in storage).
     notebook = SharedNotebook.objects.create(author=ada, source_path="s.ipynb")
@@ -243,8 +243,9 @@ def test_bad_tags_get_a_clear_error(client, ada, tags):
 
     response = share(client, tags=tags)
 
+    body = response.json()
     assert response.status_code == 400
-    assert "tags" in response.json()
+    assert "tags" in body.get("errors", body)  # the per-field messages
     assert not Topic.objects.exists()
 
 
@@ -321,6 +322,48 @@ def test_a_locked_topic_is_frozen_for_its_author_but_not_for_staff(
     assert staff_edit.status_code == 302
     assert Topic.objects.get().title == "Moderated"
     assert Reply.objects.get().body == "First"
+
+
+@pytest.mark.parametrize(
+    ("moderation", "message"),
+    [
+        ({"locked": True}, "The moderators locked this topic: it cannot be changed."),
+        ({"hidden": True}, "The moderators hid this topic: it cannot be changed."),
+    ],
+)
+def test_resharing_to_a_locked_or_hidden_topic_is_refused_whole(
+    client, ada, django_capture_on_commit_callbacks, moderation, message
+):
+    shared(client, ada, capture=django_capture_on_commit_callbacks, tags=["daily"])
+    Topic.objects.update(**moderation)
+    content_save(
+        user=ada,
+        path="s.ipynb",
+        model={"type": "notebook", "content": chart_notebook(text="changed")},
+    )
+
+    response = share(client, title="Rewritten", description="New text", tags=["spam"])
+    topic = Topic.objects.get()
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": message}
+    assert (topic.title, topic.body) == ("Momentum", "Idea")
+    assert list(topic.tags.values_list("name", flat=True)) == ["daily"]
+    assert SharedNotebookVersion.objects.count() == 1
+
+
+def test_staff_reshare_their_own_locked_topic(
+    client, make_user, django_capture_on_commit_callbacks
+):
+    mod = make_user(username="mod", is_staff=True)
+    client.force_login(mod)
+    shared(client, mod, capture=django_capture_on_commit_callbacks)
+    Topic.objects.update(locked=True)
+
+    again = shared(client, mod, capture=django_capture_on_commit_callbacks, title="Updated")
+
+    assert again["version"] == 2
+    assert Topic.objects.get().title == "Updated"
 
 
 def test_authors_edit_and_delete_their_replies(
@@ -423,6 +466,51 @@ def test_a_forged_or_stale_lineage_mark_is_ignored(
     body = shared(client, ada, nb=nb, capture=django_capture_on_commit_callbacks)
 
     assert SharedNotebook.objects.get(pk=body["id"]).cloned_from is None
+
+
+def test_a_mark_naming_someone_elses_real_version_makes_no_lineage(
+    client, ada, make_user, django_capture_on_commit_callbacks
+):
+    original = shared(client, ada, capture=django_capture_on_commit_callbacks)
+    bob = make_user(username="bob")
+    client.force_login(bob)
+    nb = chart_notebook(text="bob's own work")
+    nb.metadata["quantsite"] = {"cloned_from": {"shared": original["id"], "version": 1}}
+
+    forged = shared(
+        client, bob, nb=nb, path="mine.ipynb", capture=django_capture_on_commit_callbacks
+    )
+    page = client.get(forged["url"]).content.decode()
+
+    assert SharedNotebook.objects.get(pk=forged["id"]).cloned_from is None
+    assert "Cloned from" not in page
+
+
+def test_lineage_follows_the_cloned_file_through_a_rename_and_goes_with_it(
+    client, ada, make_user, django_capture_on_commit_callbacks
+):
+    original = shared(client, ada, capture=django_capture_on_commit_callbacks)
+    bob = make_user(username="bob")
+    client.force_login(bob)
+    client.post(f"/community/shares/{original['id']}/clone")
+    clone = Clone.objects.get()
+    content_rename(user=bob, old_path="cloned/s.ipynb", new_path="tuned.ipynb")
+    cloned = content_get(user=bob, path="tuned.ipynb")
+    del cloned["content"]["metadata"]["quantsite"]  # lineage does not rest on the metadata
+    content_save(user=bob, path="tuned.ipynb", model=cloned)
+
+    renamed = shared(
+        client,
+        bob,
+        path="tuned.ipynb",
+        nb=nbformat.from_dict(cloned["content"]),
+        capture=django_capture_on_commit_callbacks,
+    )
+    content_delete(user=bob, path="tuned.ipynb")
+
+    assert (clone.user, clone.version.shared_id) == (bob, original["id"])
+    assert SharedNotebook.objects.get(pk=renamed["id"]).cloned_from.shared_id == original["id"]
+    assert not Clone.objects.exists()
 
 
 def test_a_hidden_topics_notebook_is_not_served(
