@@ -5,6 +5,8 @@ from oauth2_provider import admin as oauth_admin
 
 from quantsite.accounts.models import ApplicationPolicy, User
 from quantsite.accounts.oauth import ALLOWED_GRANT_TYPES
+from quantsite.accounts.selectors import application_enabled
+from quantsite.accounts.services import user_disable
 
 
 @admin.register(User)
@@ -16,6 +18,20 @@ class UserAdmin(DjangoUserAdmin):
     )
     list_display = ("username", "email", "name", "is_active", "is_staff", "date_joined")
     search_fields = ("username", "name", "email")
+    actions = ["disable_users"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Unticking "active" disables the account through the service: tokens revoked and
+        # sessions ended at once, not merely a flag for the next login.
+        disabling = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if disabling:
+            user_disable(user=obj)
+
+    @admin.action(description="Disable selected users (revoke their tokens, end sessions)")
+    def disable_users(self, request, queryset) -> None:
+        count = sum(user_disable(user=user) for user in queryset)
+        self.message_user(request, f"Disabled {count} user(s).")
 
 
 class ApplicationPolicyInline(admin.StackedInline):
@@ -54,11 +70,17 @@ class ApplicationAdmin(oauth_admin.ApplicationAdmin):
 
     form = ApplicationForm
     inlines = [ApplicationPolicyInline]
+    list_select_related = ("policy",)
     list_display = (
         "name",
         "client_id",
+        "enabled",
         "client_type",
         "authorization_grant_type",
         "skip_authorization",
         "created",
     )
+
+    @admin.display(boolean=True, description="enabled")
+    def enabled(self, application) -> bool:
+        return application_enabled(application=application)

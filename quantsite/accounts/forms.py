@@ -13,9 +13,14 @@ class SignupForm(UserCreationForm):
         max_length=254, help_text="For password resets. Never shown to others."
     )
 
+    # The email is not a model field of this form, so the model's unique-email constraint is
+    # not checked here: whether an address has an account is never said (user_signup mails
+    # the address instead).
+    field_order = ("username", "email", "name", "password1", "password2")
+
     class Meta:
         model = User
-        fields = ("username", "email", "name")
+        fields = ("username", "name")
         labels = {"name": "Display name (optional)"}
 
     def clean_username(self) -> str:
@@ -27,10 +32,7 @@ class SignupForm(UserCreationForm):
         return username
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if _email_taken(email):
-            raise forms.ValidationError("An account with this email address already exists.")
-        return email
+        return self.cleaned_data["email"].strip()
 
 
 class ProfileForm(forms.Form):

@@ -69,6 +69,8 @@ class User(AbstractUser):
         error_messages={"unique": "That username is taken."},
     )
     name = models.CharField("display name", max_length=150, blank=True)
+    # Signed up, the confirmation link not followed yet (the account is inactive until then).
+    signup_pending = models.BooleanField(default=False, editable=False)
 
     class Meta:
         constraints = [

@@ -1,9 +1,11 @@
 import hashlib
 
 from django.conf import settings
+from django.utils.http import urlsafe_base64_decode
 from oauth2_provider.models import AbstractApplication, AccessToken
 
-from quantsite.accounts.models import ApplicationPolicy
+from quantsite.accounts.models import ApplicationPolicy, User
+from quantsite.accounts.tokens import signup_confirmation_token
 
 
 def application_allowed_scopes(*, application: AbstractApplication) -> list[str]:
@@ -79,3 +81,17 @@ def access_token_introspect(*, token: str) -> dict:
         data["username"] = found.user.get_username()
         data["sub"] = str(found.user.pk)
     return data
+
+
+def signup_confirmation_user(*, uidb64: str, token: str, lock: bool = False) -> User | None:
+    """The pending sign-up a confirmation link names, or ``None`` for a bad, used or expired
+    link. ``lock`` takes the row lock (inside the caller's transaction)."""
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    users = User.objects.filter(pk=pk, signup_pending=True)
+    user = (users.select_for_update() if lock else users).first()
+    if user is None or not signup_confirmation_token.check_token(user, token):
+        return None
+    return user

@@ -1,21 +1,97 @@
-from django.conf import settings
-from django.db import transaction
-from oauth2_provider.models import AbstractApplication, Grant, clear_expired
+import datetime as dt
 
-from quantsite.accounts.models import ApplicationPolicy, User
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from oauth2_provider.models import (
+    AbstractApplication,
+    AccessToken,
+    Grant,
+    IDToken,
+    RefreshToken,
+    clear_expired,
+)
+
+from quantsite.accounts.models import ApplicationPolicy, AuthorizationCodeExchange, User
+from quantsite.accounts.selectors import signup_confirmation_user
+from quantsite.accounts.tokens import signup_confirmation_token
+
+
+class UsernameTaken(Exception):
+    """The username was taken between the form's check and the insert."""
+
+
+def user_signup(*, username: str, email: str, password: str, name: str = "") -> None:
+    """Sign someone up without telling whether ``email`` already has an account.
+
+    A free address gets a new account, inactive until its owner follows the confirmation
+    link sent there (``user_signup_confirm``). An address that has an account gets an email
+    telling its owner someone tried to sign up with it (and how to log in or reset the
+    password); nothing else changes. Either way one email goes to the address, after commit,
+    and the caller shows the same answer. Raises ``UsernameTaken`` if the username was taken
+    meanwhile (usernames are public: the form says so).
+    """
+    # A sign-up never confirmed within its link's lifetime gives its address back (so no one
+    # holds someone else's address by signing up with it).
+    stale = timezone.now() - dt.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+    User.objects.filter(email__iexact=email, signup_pending=True, date_joined__lt=stale).delete()
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User(username=username, email=email, name=name, is_active=False)
+                user.signup_pending = True
+                user.set_password(password)
+                user.full_clean(exclude=["password"])
+                user.save()
+        except IntegrityError:
+            if User.objects.filter(username=username).exists():
+                raise UsernameTaken(username) from None
+            existing = User.objects.filter(email__iexact=email).first()
+            if existing is None:
+                raise
+        else:
+            link = settings.SITE_URL + reverse(
+                "signup_confirm",
+                kwargs={
+                    "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                    "token": signup_confirmation_token.make_token(user),
+                },
+            )
+            _mail(email, "signup_confirm", {"user": user, "link": link})
+            return
+    _mail(
+        existing.email,
+        "signup_attempt",
+        {
+            "user": existing,
+            "login": settings.SITE_URL + reverse("login"),
+            "reset": settings.SITE_URL + reverse("password_reset"),
+        },
+    )
+
+
+def _mail(to: str, template: str, context: dict) -> None:
+    subject = render_to_string(f"accounts/email/{template}_subject.txt", context).strip()
+    body = render_to_string(f"accounts/email/{template}.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [to]))
 
 
 @transaction.atomic
-def user_create(*, username: str, email: str, password: str, name: str = "") -> User:
-    """Create an active, non-staff user with a hashed password.
-
-    Inputs are expected validated (``SignupForm`` does it); the database still refuses a
-    duplicate username or email with ``IntegrityError``.
-    """
-    user = User(username=username, email=email, name=name)
-    user.set_password(password)
-    user.full_clean(exclude=["password"])
-    user.save()
+def user_signup_confirm(*, uidb64: str, token: str) -> User | None:
+    """Activate the pending sign-up the link names; return the user, or ``None`` for a bad,
+    used or expired link (a confirmed or disabled account is never re-activated by it)."""
+    user = signup_confirmation_user(uidb64=uidb64, token=token, lock=True)
+    if user is None:
+        return None
+    user.signup_pending = False
+    user.is_active = True
+    user.save(update_fields=["signup_pending", "is_active"])
     return user
 
 
@@ -29,12 +105,37 @@ def user_profile_update(*, user: User, name: str, email: str) -> User:
     return user
 
 
+@transaction.atomic
+def user_disable(*, user: User) -> bool:
+    """Disable an account now; returns whether it was active.
+
+    The account can no longer log in; its site sessions stop at their next request (Django's
+    ``ModelBackend`` refuses inactive users); every OAuth token, refresh token, ID token and
+    pending authorization code it holds is deleted, so hubs and servers lose it at their next
+    call (hub logins, notebook-server credentials). Hubs stop a disabled user's server at their
+    next heartbeat (research discovery lists the user to stop). Idempotent.
+    """
+    was_active = User.objects.filter(pk=user.pk, is_active=True).update(is_active=False) > 0
+    user.is_active = False
+    RefreshToken.objects.filter(user=user).delete()
+    AccessToken.objects.filter(user=user).delete()
+    IDToken.objects.filter(user=user).delete()
+    Grant.objects.filter(user=user).delete()
+    return was_active
+
+
 def oauth_tokens_clear() -> None:
     """Delete expired and revoked access tokens, refresh tokens, grants and ID tokens.
 
-    Idempotent, and safe to run twice at once: the library deletes in batches by expiry.
+    Also forgets which code gave which tokens (``AuthorizationCodeExchange``) once those
+    tokens' refresh lifetime has passed. Idempotent, and safe to run twice at once: the
+    library deletes in batches by expiry.
     """
     clear_expired()
+    refresh_life = settings.OAUTH2_PROVIDER["REFRESH_TOKEN_EXPIRE_SECONDS"]
+    AuthorizationCodeExchange.objects.filter(
+        created__lt=timezone.now() - dt.timedelta(seconds=refresh_life)
+    ).delete()
 
 
 @transaction.atomic

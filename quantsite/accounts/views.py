@@ -7,7 +7,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from quantsite.accounts.forms import ProfileForm, SignupForm
-from quantsite.accounts.services import user_create, user_profile_update
+from quantsite.accounts.selectors import signup_confirmation_user
+from quantsite.accounts.services import (
+    UsernameTaken,
+    user_profile_update,
+    user_signup,
+    user_signup_confirm,
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -16,20 +22,45 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    """Sign up; the answer never tells whether the email address already has an account
+    (``user_signup`` mails the address either way)."""
     if request.user.is_authenticated:
         return redirect("profile")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = user_create(
-            username=form.cleaned_data["username"],
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password1"],
-            name=form.cleaned_data.get("name", ""),
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome to Quantsite, {user.display_name}.")
-        return redirect("home")
+        email = form.cleaned_data["email"]
+        try:
+            user_signup(
+                username=form.cleaned_data["username"],
+                email=email,
+                password=form.cleaned_data["password1"],
+                name=form.cleaned_data.get("name", ""),
+            )
+        except UsernameTaken:
+            form.add_error("username", "That username is taken.")
+        else:
+            return render(request, "accounts/signup_sent.html", {"email": email})
     return render(request, "registration/signup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def signup_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link from the confirmation email: GET asks to confirm (so that mail scanners
+    following links confirm nothing), POST activates the account and logs in."""
+    if request.method == "GET":
+        valid = signup_confirmation_user(uidb64=uidb64, token=token) is not None
+        return render(
+            request,
+            "accounts/signup_confirm.html",
+            {"validlink": valid},
+            status=200 if valid else 400,
+        )
+    user = user_signup_confirm(uidb64=uidb64, token=token)
+    if user is None:
+        return render(request, "accounts/signup_confirm.html", {"validlink": False}, status=400)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, f"Welcome to Quantsite, {user.display_name}.")
+    return redirect("home")
 
 
 @login_required

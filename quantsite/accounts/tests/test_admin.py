@@ -1,12 +1,20 @@
 """Staff manage OAuth applications, their scope policies and tokens in the Django admin."""
 
-import pytest
-from oauth2_provider.models import Application
+import datetime as dt
+import secrets
 
-from quantsite.accounts.models import ApplicationPolicy
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application, RefreshToken, set_token_value
+
+from quantsite.accounts.models import ApplicationPolicy, User
 from quantsite.accounts.tests.factories import ApplicationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+HOUR = dt.timedelta(hours=1)
 
 
 @pytest.fixture
@@ -101,3 +109,106 @@ def test_non_staff_cannot_reach_the_admin(client):
 
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/admin/login/")
+
+
+# -- users: reserved names, disabling ------------------------------------------------------
+
+
+def test_admin_refuses_a_reserved_username(staff_client):
+    response = staff_client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "postgres",
+            "password1": "violet-otter-meadow-42",
+            "password2": "violet-otter-meadow-42",
+            "usable_password": "true",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "That username is reserved for the system." in response.content.decode()
+    assert not User.objects.filter(username="postgres").exists()
+
+
+def test_admin_refuses_renaming_a_user_to_a_reserved_name(staff_client):
+    user = UserFactory(username="grace")
+
+    response = staff_client.post(
+        f"/admin/accounts/user/{user.pk}/change/", user_change_form(user, username="root")
+    )
+
+    assert response.status_code == 200
+    assert "That username is reserved for the system." in response.content.decode()
+    user.refresh_from_db()
+    assert user.username == "grace"
+
+
+def test_createsuperuser_refuses_a_reserved_username(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "violet-otter-meadow-42")
+
+    with pytest.raises(CommandError, match="reserved for the system"):
+        call_command("createsuperuser", "--noinput", "--username=root", "--email=root@example.org")
+
+    assert not User.objects.filter(username="root").exists()
+
+
+def user_change_form(user, **overrides):
+    data = {
+        "username": user.username,
+        "name": user.name,
+        "email": user.email,
+        "is_active": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+@pytest.fixture
+def tokens_of():
+    def make(user):
+        app = ApplicationFactory()
+        access = AccessToken(user=user, application=app, expires=timezone.now() + HOUR)
+        set_token_value(access, secrets.token_urlsafe())
+        access.save()
+        refresh = RefreshToken(user=user, application=app, access_token=access)
+        set_token_value(refresh, secrets.token_urlsafe())
+        refresh.save()
+        return app
+
+    return make
+
+
+def test_unticking_active_disables_the_user_at_once(client, staff_client, tokens_of):
+    user = UserFactory(username="grace")
+    tokens_of(user)
+    own = Client()
+    own.force_login(user)
+
+    response = staff_client.post(
+        f"/admin/accounts/user/{user.pk}/change/", user_change_form(user, is_active=None)
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert not user.is_active
+    assert not AccessToken.objects.filter(user=user).exists()
+    assert not RefreshToken.objects.filter(user=user).exists()
+    assert own.get("/accounts/profile/").status_code == 302  # their session is over
+
+
+def test_the_disable_action_disables_each_selected_user(staff_client, tokens_of):
+    grace, alan, kept = (UserFactory(username=n) for n in ("grace", "alan", "kept"))
+    for user in (grace, alan, kept):
+        tokens_of(user)
+
+    response = staff_client.post(
+        "/admin/accounts/user/",
+        {"action": "disable_users", "_selected_action": [grace.pk, alan.pk]},
+    )
+
+    assert response.status_code == 302
+    active = dict(User.objects.filter(is_staff=False).values_list("username", "is_active"))
+    assert active == {"grace": False, "alan": False, "kept": True}
+    assert set(AccessToken.objects.values_list("user__username", flat=True)) == {"kept"}
