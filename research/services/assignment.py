@@ -68,6 +68,9 @@ def _assignment_place(
     # The user's row lock serializes placements of one user: the second of two concurrent
     # first visits waits here, then finds the first one's assignment below.
     _lock_user(user.pk)
+    # The clock again, under the lock: a call that waited here must not judge hubs or end an
+    # assignment with the earlier time it arrived at.
+    now = max(now, timezone.now())
     current = (
         Assignment.objects.select_for_update(of=("self",))
         .select_related("hub")
@@ -166,8 +169,8 @@ def assignment_move(*, assignment: Assignment, hub: Hub) -> Assignment:
     The target must keep users and have a seat (headroom may be used: staff decide). Raises
     ``HubConflict`` otherwise, or if the assignment has ended or is already on that hub.
     """
-    now = timezone.now()
     _lock_user(assignment.user_id)
+    now = timezone.now()  # under the lock, so that the assignment does not end in the past
     current = Assignment.objects.select_for_update().filter(pk=assignment.pk).first()
     if current is None or current.ended_at is not None:
         raise HubConflict("This assignment has already ended.")

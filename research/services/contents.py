@@ -219,7 +219,16 @@ def _notebook_json(data: bytes, path: str) -> dict:
         if raw.get("nbformat") == 4:
             return nbformat.v4.to_notebook_json(raw)
         return nbformat.reads(data.decode("utf-8"), as_version=4)
-    except (ValueError, UnicodeDecodeError, AttributeError, TypeError, KeyError):
+    except (
+        ValueError,  # UnicodeDecodeError and nbformat's NotJSONError included
+        AttributeError,
+        TypeError,
+        KeyError,
+        IndexError,
+        RecursionError,
+        nbformat.ValidationError,  # a file of an older nbformat too broken to convert
+        nbformat.reader.NotJSONError,
+    ):
         raise ContentsError(400, f"Unreadable Notebook: {path}") from None
 
 
@@ -403,10 +412,13 @@ def content_save(*, user: User, path: str, model: dict) -> tuple[dict, bool]:
     if model["type"] != "directory" and "content" not in model:
         raise ContentsError(400, "No file content provided")
     parent = _require_parent(user, path)
-    now = timezone.now()
     entry = (
         ContentEntry.objects.select_for_update().filter(user=user, path=path).defer("content")
     ).first()
+    # The clock is read under the row lock: a save that waited for another's lock must not
+    # stamp the file with the earlier time it arrived at (last_modified would go backwards).
+    # Never before the stored stamp either, whatever the clock of the site copy that wrote it.
+    now = timezone.now() if entry is None else max(timezone.now(), entry.last_modified)
 
     if model["type"] == "directory":
         if entry is not None and entry.type != DIRECTORY:

@@ -247,3 +247,211 @@ def test_a_notebook_larger_than_the_general_api_cap_saves(ada_session):
 
     assert response.status_code == 201
     assert response.json()["size"] > 3_000_000
+
+
+def _nb(**changes):
+    content = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    content.update(changes)
+    return content
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw", "detail"),
+    [
+        ("put", "d.ipynb", '{"type": "file", "content": ' + _deep(500) + "}", "nested deeper"),
+        ("put", "d.ipynb", _deep(100_000), "nested deeper"),
+        ("patch", "d.ipynb", '{"path": ' + _deep(2000) + "}", "nested deeper"),
+        (
+            "put",
+            "n.ipynb",
+            json.dumps({"type": "notebook", "content": _nb(nbformat=5)}),
+            "nbformat 4",
+        ),
+        (
+            "put",
+            "n.ipynb",
+            json.dumps({"type": "notebook", "content": _nb(nbformat=99)}),
+            "nbformat 4",
+        ),
+        (
+            "put",
+            "n.ipynb",
+            json.dumps({"type": "notebook", "content": _nb(nbformat="4")}),
+            "nbformat 4",
+        ),
+        (
+            "put",
+            "n.ipynb",
+            json.dumps({"type": "notebook", "content": _nb(nbformat_minor="x")}),
+            "nbformat_minor",
+        ),
+        (
+            "put",
+            "n.ipynb",
+            json.dumps({"type": "notebook", "content": _nb(cells=[{"source": "x"}])}),
+            "cell_type",
+        ),
+        (
+            "put",
+            "n.ipynb",
+            json.dumps(
+                {
+                    "type": "notebook",
+                    "content": _nb(cells=[{"cell_type": "code", "source": "", "outputs": {}}]),
+                }
+            ),
+            "'outputs' must be a list",
+        ),
+        (
+            "put",
+            "n.ipynb",
+            json.dumps(
+                {
+                    "type": "notebook",
+                    "content": _nb(
+                        cells=[
+                            {
+                                "cell_type": "code",
+                                "source": "",
+                                "outputs": [{"output_type": "stream", "text": 5}],
+                            }
+                        ]
+                    ),
+                }
+            ),
+            "text",
+        ),
+        (
+            "put",
+            "n.ipynb",
+            json.dumps(
+                {
+                    "type": "notebook",
+                    "content": _nb(cells=[{"cell_type": "code", "source": ["a", 1]}]),
+                }
+            ),
+            "source",
+        ),
+        (
+            "put",
+            "n.ipynb",
+            json.dumps({"type": "notebook", "content": _nb(metadata=[])}),
+            "metadata",
+        ),
+        ("put", "n.ipynb", json.dumps({"type": "notebook", "content": _nb(cells=["x"])}), "cell 0"),
+        ("put", "x", '{"type": ["a"]}', "'type' must be a string"),
+        ("post", "", '{"type": ["a"]}', "'type' must be a string"),
+        ("post", "", '{"type": "file", "ext": ["a"]}', "'ext' must be a string"),
+        ("put", "x", '{"type": "file", "format": {"a": 1}, "content": ""}', "'format' must be"),
+        (
+            "put",
+            "x",
+            '{"type": "file", "content": "a", "chunk": true}',
+            "'chunk' must be an integer",
+        ),
+        (
+            "put",
+            "x",
+            '{"type": "file", "content": "a", "chunk": 1.5}',
+            "'chunk' must be an integer",
+        ),
+        ("put", "x", '{"type": "file", "format": "text", "content": "\\udc80"}', "lone surrogate"),
+        ("put", "x", '{"type": "file", "content": {"\\ud800": 1}}', "lone surrogate"),
+        ("patch", "a.txt", '{"path": "b\\udc80.txt"}', "lone surrogate"),
+        ("post", "", '{"copy_from": "a\\udc80.txt"}', "lone surrogate"),
+        (
+            "put",
+            "n.ipynb",
+            (
+                '{"type": "notebook", "content": {"nbformat": 4, "nbformat_minor": 5,'
+                ' "metadata": {}, "cells": [{"cell_type": "markdown", "metadata": {},'
+                ' "source": "\\udc80"}]}}'
+            ),
+            "lone surrogate",
+        ),
+    ],
+)
+def test_malformed_models_are_a_clear_400_never_a_500(ada_session, method, path, raw, detail):
+    call(ada_session, "put", "a.txt", {"type": "file", "format": "text", "content": "a"})
+
+    response = getattr(ada_session, method)(
+        f"/api/contents/{path}", data=raw, content_type="application/json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "checkpoint_id", ["²", "\u0661", "1²", "99999999999999999999999", "-1", "0x1"]
+)
+def test_checkpoint_ids_that_are_not_ascii_digits_are_404(ada_session, checkpoint_id):
+    call(ada_session, "put", "n.ipynb", nb_body())
+
+    restore = ada_session.post(f"/api/contents/n.ipynb/checkpoints/{checkpoint_id}")
+    delete = ada_session.delete(f"/api/contents/n.ipynb/checkpoints/{checkpoint_id}")
+
+    assert (restore.status_code, delete.status_code) == (404, 404)
+    assert restore.json() == {"detail": f"No such checkpoint: {checkpoint_id}"}
+
+
+def test_a_stored_nbformat_3_notebook_reads_as_nbformat_4(ada_session):
+    v3 = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {"name": "old"},
+        "worksheets": [
+            {
+                "cells": [
+                    {"cell_type": "code", "input": "1 + 1", "language": "python", "outputs": []},
+                    {"cell_type": "heading", "level": 1, "source": "Title"},
+                ]
+            }
+        ],
+    }
+    # Uploaded as a file (bytes as they were on some disk), then read as a notebook.
+    call(
+        ada_session,
+        "put",
+        "old.ipynb",
+        {"type": "file", "format": "text", "content": json.dumps(v3)},
+    )
+
+    response = ada_session.get("/api/contents/old.ipynb")
+
+    assert response.status_code == 200
+    cells = response.json()["content"]["cells"]
+    assert [(c["cell_type"], c["source"]) for c in cells] == [
+        ("code", "1 + 1"),
+        ("markdown", "# Title"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"nbformat": 3, "worksheets": "x"},
+        {"nbformat": 3, "worksheets": [{"cells": [{"cell_type": "heading"}]}]},
+        {"nbformat": 2},
+        {"nbformat": 4, "cells": {}},
+        {"nbformat": 4, "cells": [5]},
+        {"nbformat": 99, "cells": []},
+        [1, 2],
+    ],
+)
+def test_a_stored_file_that_is_no_readable_notebook_is_a_400(ada_session, stored):
+    call(
+        ada_session,
+        "put",
+        "bad.ipynb",
+        {"type": "file", "format": "text", "content": json.dumps(stored)},
+    )
+
+    response = ada_session.get("/api/contents/bad.ipynb")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Unreadable Notebook: bad.ipynb"}

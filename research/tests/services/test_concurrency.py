@@ -1,14 +1,17 @@
 """Real concurrency on PostgreSQL: threads with their own connections, released together."""
 
+import datetime as dt
 import threading
 
 import pytest
 from django.db import connection
 from django.db.models import Count
 
+from research import crypto
 from research.exceptions import NoHubAvailable
-from research.models import Assignment, Hub
+from research.models import Assignment, ContentEntry, Hub
 from research.services.assignment import assignment_locate
+from research.services.contents import content_save
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -73,3 +76,33 @@ def test_a_burst_never_overfills_and_every_seat_is_used(make_hub, make_user):
     )
     assert per_hub == {"hub-a": 10, "hub-b": 10, "hub-c": 10}
     assert dict(Hub.objects.values_list("name", "assigned_count")) == per_hub
+
+
+def test_last_modified_never_goes_backwards_under_concurrent_saves(make_user):
+    """Two writers save one file at once, round after round: the version that stays (the
+    later commit) carries the later time, and the stored time never decreases."""
+    user = make_user()
+    content_save(user=user, path="f.txt", model={"type": "file", "content": "start"})
+    stamps = [ContentEntry.objects.get(user=user, path="f.txt").last_modified]
+
+    for round_ in range(60):
+        saves = {}
+
+        def writer(name, round_=round_, saves=saves):
+            def call():
+                text = f"{name}-{round_}"
+                model, _ = content_save(
+                    user=user, path="f.txt", model={"type": "file", "content": text}
+                )
+                saves[text] = dt.datetime.fromisoformat(model["last_modified"])
+
+            return call
+
+        _, errors = run_together([writer("a"), writer("b")])
+        assert errors == []
+        entry = ContentEntry.objects.get(user=user, path="f.txt")
+        kept = crypto.unseal(user.pk, entry.content, entry.key_id).decode()
+        assert saves[kept] == max(saves.values()), (round_, saves, kept)
+        stamps.append(entry.last_modified)
+
+    assert stamps == sorted(stamps)

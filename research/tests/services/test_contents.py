@@ -257,3 +257,28 @@ def test_concurrent_saves_of_one_file_leave_one_whole_version(make_user):
     assert final in [v["content"] for v in versions]
     assert ContentEntry.objects.filter(user=user, path="race.txt").count() == 1
     assert set(errors) <= {409}
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda user: content_save(
+            user=user, path="t.txt", model={"type": "file", "content": "a\udc80"}
+        ),
+        lambda user: content_save(
+            user=user, path="t\udc80.txt", model={"type": "file", "content": ""}
+        ),
+        lambda user: content_rename(user=user, old_path="a.txt", new_path="b\udc80.txt"),
+        lambda user: content_new(user=user, path="", model={"copy_from": "a\udc80.txt"}),
+        lambda user: content_new(user=user, path="", model={"type": "file", "ext": ".\ud800"}),
+    ],
+)
+def test_lone_surrogates_are_refused_wherever_text_is_encoded(call, make_user):
+    user = make_user()
+    content_save(user=user, path="a.txt", model={"type": "file", "content": "a"})
+
+    with pytest.raises(ContentsError) as refused:
+        call(user)
+
+    assert refused.value.status_code == 400
+    assert "surrogate" in refused.value.message
