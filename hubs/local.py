@@ -1,8 +1,10 @@
 """Local hubs: real JupyterHub processes on loopback ports, for `make run` and the tests."""
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -130,6 +132,50 @@ class LocalHub:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the hub, as a crash would: the hub and its managed services (its process
+        group) die; the proxy and the users' servers, in sessions of their own, keep running
+        for a restarted hub to adopt. ``cleanup`` ends those."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def processes(self) -> list[int]:
+        """Every running process this hub started, through any of its restarts: found in
+        /proc by what they share with the hub whatever their session: a working directory in
+        the hub's state directory (hub, proxy, services, servers, kernels), or an environment
+        naming the hub's state directory or its API port (servers and kernels elsewhere)."""
+        state = str(self.state_dir.resolve())
+        markers = (
+            f"QUANTHUB_STATE_DIR={state}".encode(),
+            f"127.0.0.1:{self.port + 1}/hub/api".encode(),
+        )
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                cwd = os.readlink(entry / "cwd")
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue  # gone, or not ours to read
+            if cwd == state or cwd.startswith(state + "/") or any(m in environ for m in markers):
+                found.append(int(entry.name))
+        return found
+
+    def cleanup(self, timeout: float = 10) -> None:
+        """Stop the hub (SIGTERM), then SIGKILL whatever it left: the proxy and servers of a
+        hub that was killed, or that did not stop them in time (``make test`` leaves none)."""
+        self.stop(timeout=timeout)
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while self.processes() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def clean(self) -> None:
         shutil.rmtree(self.state_dir, ignore_errors=True)

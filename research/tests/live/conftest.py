@@ -40,22 +40,28 @@ def start_hub(site_url, tmp_path):
     def start(name: str, *, capacity: int = 10, site: str | None = None, **env) -> LocalHub:
         hub = LocalHub(name, free_port_block(), tmp_path / name)
         registration = hub_register(name=name, url=hub.url, capacity=capacity)
-        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
-        hub.start(
-            site_url=site or site_url,
-            client_id=registration.hub.application.client_id,
-            client_secret=registration.client_secret,
-            extra_env={"QUANTHUB_CULL_IDLE_TIMEOUT": "0", **env},
-            log=log,
-        )
         hub.log_path = tmp_path / f"{name}.log"
-        started.append(hub)
+
+        def run() -> LocalHub:
+            # Appended to by a restart; the file is closed with the process.
+            log = open(hub.log_path, "ab")  # noqa: SIM115
+            return hub.start(
+                site_url=site or site_url,
+                client_id=registration.hub.application.client_id,
+                client_secret=registration.client_secret,
+                extra_env={"QUANTHUB_CULL_IDLE_TIMEOUT": "0", **env},
+                log=log,
+            )
+
+        hub.restart = run  # the same hub again (after ``hub.kill()``, a crash)
+        started.append(run())
         return hub
 
     yield start
     for hub in started:
-        hub.stop(timeout=20)
-        if hub.process.returncode not in (0, None, -15):
+        # Everything the hub started goes, even after a SIGKILL left its proxy and servers.
+        hub.cleanup(timeout=20)
+        if hub.process.returncode not in (0, None, -15, -9):
             print(hub.log_path.read_text()[-3000:])
 
 
