@@ -13,8 +13,9 @@ TAG = "quantsite"
 
 @checks.register(TAG, checks.Tags.security)
 def production_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """With ``PRODUCTION`` set: errors for a missing secret key, SQLite, DEBUG, or an OIDC
-    signing key that does not come from the environment. Without it: nothing."""
+    """With ``PRODUCTION`` set: errors for a missing secret key, SQLite, DEBUG, an OIDC
+    signing key that does not come from the environment, or an email backend that sends
+    nothing. Without it: nothing."""
     if not settings.PRODUCTION:
         return []
     errors = []
@@ -46,7 +47,39 @@ def production_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMe
                 id="quantsite.E004",
             )
         )
+    errors.extend(_email_errors())
     return errors
+
+
+# Backends that send nothing: password-reset and sign-up links would go to logs or files.
+NON_SENDING_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+
+
+def _email_errors() -> list[checks.CheckMessage]:
+    backend = settings.EMAIL_BACKEND
+    if backend in NON_SENDING_EMAIL_BACKENDS:
+        return [
+            checks.Error(
+                f"EMAIL_BACKEND {backend} sends no email.",
+                hint="Set EMAIL_HOST (SMTP) or EMAIL_BACKEND to a backend that delivers mail: "
+                "password-reset and sign-up links must reach people, not logs.",
+                id="quantsite.E006",
+            )
+        ]
+    if backend == "django.core.mail.backends.smtp.EmailBackend" and not settings.EMAIL_HOST:
+        return [
+            checks.Error(
+                "EMAIL_HOST is not set for the SMTP email backend.",
+                hint="Set EMAIL_HOST (and EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD).",
+                id="quantsite.E007",
+            )
+        ]
+    return []
 
 
 def refuse_unsafe_production() -> None:

@@ -9,6 +9,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from quantsite.accounts.lockout import client_ip
 from quantsite.accounts.models import User
 from quantsite.accounts.tests.factories import PASSWORD, UserFactory
 
@@ -219,28 +220,100 @@ def test_login_with_a_wrong_password_says_so(client):
     assert "_auth_user_id" not in client.session
 
 
-def test_an_account_is_locked_after_five_failures_even_from_new_addresses(client):
+def test_a_username_is_locked_for_the_address_that_failed_five_times(client):
     user = UserFactory()
-    for attempt in range(5):
-        login(client, user.username, "wrong", ip=f"10.0.1.{attempt}")
+    for _ in range(5):
+        login(client, user.username, "wrong", ip="10.0.1.1")
 
-    response = login(client, user.username, PASSWORD, ip="10.0.2.1")
+    response = login(client, user.username, PASSWORD, ip="10.0.1.1")
 
     assert response.status_code == 429
     assert "Too many failed logins" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
-def test_an_address_is_locked_after_five_failures_even_for_other_accounts(client):
+def test_failures_from_elsewhere_do_not_lock_the_owner_out(client):
+    user = UserFactory()
+    for attempt in range(20):
+        login(client, user.username, "wrong", ip=f"10.0.2.{attempt}")
+
+    response = login(client, user.username, PASSWORD, ip="10.0.3.1")
+
+    assert response.status_code == 302
+
+
+def test_an_address_is_locked_for_every_username_at_its_own_higher_limit(client, settings):
+    settings.AXES_ADDRESS_FAILURE_LIMIT = 12
     victim = UserFactory()
-    for attempt in range(5):
-        login(client, f"guess{attempt}", "wrong", ip="10.0.3.3")
+    for attempt in range(11):
+        login(client, f"guess{attempt}", "wrong", ip="10.0.4.4")
 
-    locked = login(client, victim.username, PASSWORD, ip="10.0.3.3")
-    elsewhere = login(client, victim.username, PASSWORD, ip="10.0.3.4")
+    before = login(client, victim.username, PASSWORD, ip="10.0.4.4")
+    client.logout()
+    login(client, "guess-last", "wrong", ip="10.0.4.4")
+    locked = login(client, victim.username, PASSWORD, ip="10.0.4.4")
+    elsewhere = login(client, victim.username, PASSWORD, ip="10.0.4.5")
 
+    assert before.status_code == 302  # 11 failures: below the address limit
     assert locked.status_code == 429
     assert elsewhere.status_code == 302
+
+
+def login_via(client, username, password, remote, forwarded):
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR=remote,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+def test_without_trusted_proxies_a_forwarded_for_header_is_ignored(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    user = UserFactory()
+    for attempt in range(5):
+        # Each attempt claims another address; the connection's own address is what counts.
+        login_via(client, user.username, "wrong", "10.0.5.5", f"203.0.113.{attempt}")
+
+    response = login_via(client, user.username, PASSWORD, "10.0.5.5", "203.0.113.99")
+
+    assert response.status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_apart(client, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    user = UserFactory()
+    for _ in range(5):
+        login_via(client, user.username, "wrong", "10.0.0.2", "198.51.100.7")
+
+    attacker = login_via(client, user.username, PASSWORD, "10.0.0.2", "198.51.100.7")
+    # A client-made entry left of the proxy's does not change who the client is.
+    spoofing = login_via(client, user.username, PASSWORD, "10.0.0.2", "1.2.3.4, 198.51.100.7")
+    owner = login_via(client, user.username, PASSWORD, "10.0.0.2", "198.51.100.8")
+
+    assert attacker.status_code == 429
+    assert spoofing.status_code == 429
+    assert owner.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("count", "forwarded", "expected"),
+    [
+        (0, "198.51.100.7", "10.0.0.2"),
+        (1, "198.51.100.7", "198.51.100.7"),
+        (1, "1.2.3.4, 198.51.100.7", "198.51.100.7"),
+        (2, "1.2.3.4, 198.51.100.7, 10.0.0.9", "198.51.100.7"),
+        (2, "198.51.100.7", "10.0.0.2"),  # fewer entries than proxies: not through them all
+        (1, "not-an-address", "10.0.0.2"),
+        (1, "", "10.0.0.2"),
+        (1, "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_client_address(rf, settings, count, forwarded, expected):
+    settings.TRUSTED_PROXY_COUNT = count
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+
+    assert client_ip(request) == expected
 
 
 def test_four_failures_then_success_resets_the_count(client):
