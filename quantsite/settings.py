@@ -189,11 +189,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# Failed-login rate limiting: an account, or an address, is locked after AXES_FAILURE_LIMIT
-# failures for AXES_COOLOFF_MINUTES. https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# Failed-login rate limiting: a username is locked for one address after AXES_FAILURE_LIMIT
+# failures there, and an address for every username after AXES_ADDRESS_FAILURE_LIMIT, for
+# AXES_COOLOFF_MINUTES (quantsite.accounts.lockout). Nobody can lock a username out from
+# elsewhere. https://django-axes.readthedocs.io/en/latest/4_configuration.html
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_ADDRESS_FAILURE_LIMIT = env_int("AXES_ADDRESS_FAILURE_LIMIT", 50)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "quantsite.accounts.lockout.LockoutHandler"
+# The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front (the load
+# balancer, ...), the address the outermost one saw, from X-Forwarded-For. 0 ignores that
+# header, which any client can send.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "quantsite.accounts.lockout.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 AXES_VERBOSE = False
@@ -379,18 +388,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, NOTEBOOK_MAX_FILE_BYTES * 
 NOTEBOOK_SERVER_TOKEN_SECONDS = env_int("NOTEBOOK_SERVER_TOKEN_SECONDS", 12 * 60 * 60)
 
 # ------------------------------------------------------------------------------
-# Email: console in the embedded default, SMTP from EMAIL_HOST
+# Email: console in the embedded default, SMTP from EMAIL_HOST. Production refuses to start
+# with a backend that sends nothing (quantsite.checks): reset links must not go to logs.
 # https://docs.djangoproject.com/en/5.2/topics/email/
 # ------------------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env_int("EMAIL_PORT", 587)
-    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+# EMAIL_BACKEND names another backend (a provider's API, say); otherwise SMTP with a host.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Quantsite <noreply@quantsite.local>")
 
 # ------------------------------------------------------------------------------
@@ -457,10 +469,18 @@ STORAGES = {
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _site.scheme == "https"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _site.scheme == "https" or PRODUCTION
+SESSION_COOKIE_HTTPONLY = True
 if PRODUCTION:
+    # Behind the TLS-terminating proxy, which must set (not pass on) X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+    # HTTPS only: plain-HTTP requests are redirected, except the health checks a load
+    # balancer makes on the inside; browsers are told to use HTTPS for a year (HSTS).
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 # ------------------------------------------------------------------------------
 # Internationalization
