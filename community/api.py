@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -11,6 +11,7 @@ from quantsite.api import validated
 from research.services.contents import ContentsError
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
 class ShowcaseCellField(serializers.Field):
     """A cell index (int) or a cell id (str)."""
 

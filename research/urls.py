@@ -26,5 +26,7 @@ urlpatterns = [
         contents.CheckpointsApi.as_view(),
         name="contents-checkpoints",
     ),
-    re_path(r"^api/contents(?:/(?P<path>.*))?$", contents.ContentsApi.as_view(), name="contents"),
+    # The root and a path apart, so that the OpenAPI schema has both operations.
+    path("api/contents", contents.ContentsApi.as_view(), name="contents-root"),
+    re_path(r"^api/contents/(?P<path>.*)$", contents.ContentsApi.as_view(), name="contents"),
 ]

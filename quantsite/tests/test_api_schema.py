@@ -1,11 +1,20 @@
 """The OpenAPI schema is served, valid, and complete: every API view declares its scopes."""
 
+import json
+import re
+
+import nbformat
 import pytest
 import yaml
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.validation import validate_schema
 from drf_spectacular.views import SpectacularAPIView
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from rest_framework.views import APIView
+
+from quantsite.accounts.tests.factories import UserFactory
+from research.tests.conftest import Hubs, hub_token
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +65,123 @@ def test_schema_is_served_and_valid(client):
         "notebooks",
         "discovery",
     }
+
+
+# -- answers agree with the schema -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spec(django_db_blocker) -> dict:
+    with django_db_blocker.unblock():
+        response = Client().get("/api/schema/")
+    return yaml.safe_load(response.content)
+
+
+def _template_for(spec: dict, path: str) -> str:
+    """The schema's path template that routes ``path``: the most specific that matches."""
+    matches = []
+    for template in spec["paths"]:
+        pattern = re.sub(
+            r"\\\{(\w+)\\\}",
+            lambda m: ".+" if m.group(1) == "path" else "[^/]+",
+            re.escape(template),
+        )
+        if re.fullmatch(pattern, path):
+            matches.append(template)
+    assert matches, f"{path} is not in the schema"
+    return max(matches, key=lambda t: len(re.sub(r"\{\w+\}", "", t)))
+
+
+def assert_documented(spec: dict, response, method: str, path: str) -> None:
+    """The answer's status is declared for the operation, and its body has the declared shape."""
+    operation = spec["paths"][_template_for(spec, path)][method.lower()]
+    status = str(response.status_code)
+    assert status in operation["responses"], f"{method} {path}: {status} is not documented"
+    declared = operation["responses"][status]
+    if not response.content:
+        assert "content" not in declared, f"{method} {path}: {status} has no body"
+        return
+    schema = declared["content"]["application/json"]["schema"]
+    OAS30Validator(
+        {**schema, "components": spec["components"]}, format_checker=oas30_format_checker
+    ).validate(response.json())
+
+
+def test_every_answer_of_every_api_has_the_documented_shape(spec, client):
+    """Real requests, successes and errors, to every API; each answer checked against the
+    schema. The same calls cover each operation of the schema at least once."""
+    user = UserFactory(username="ada")
+    hubs = Hubs()
+    hub = hubs("hub-a")
+    hub_bearer = {
+        "HTTP_AUTHORIZATION": f"Bearer {hub_token(client, hub.application, hubs.secrets['hub-a'])}"
+    }
+    anonymous = Client()
+    client.force_login(user)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("hi")])
+    seen: set[tuple[str, str]] = set()
+
+    def check(method, path, body=None, who=client, status=None, raw=None, **extra):
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        response = who.generic(
+            method, path, data=data or "", content_type="application/json", **extra
+        )
+        if status is not None:
+            assert response.status_code == status, (method, path, response.content)
+        assert_documented(spec, response, method, path)
+        seen.add((_template_for(spec, path.split("?")[0]), method.lower()))
+        return response
+
+    check("GET", "/api/me", status=200)
+    check("GET", "/api/me", who=anonymous, status=401)
+    check("GET", "/api/me", who=anonymous, status=401, HTTP_AUTHORIZATION="Bearer nope")
+    check("GET", "/api/me", status=403, **hub_bearer)
+    nb = {"type": "notebook", "content": notebook}
+    check("PUT", "/api/contents/n.ipynb", nb, status=201)
+    check("PUT", "/api/contents/n.ipynb", nb, status=200)
+    check("PUT", "/api/contents/n.ipynb", {"type": ["a"]}, status=400)
+    check("PUT", "/api/contents/n.ipynb", raw="{", status=400)
+    check("PUT", "/api/contents/n.ipynb", raw="x", status=415, HTTP_CONTENT_ENCODING="br")
+    check("PUT", "/api/contents", nb, status=400)
+    check("GET", "/api/contents/n.ipynb", status=200)
+    check("GET", "/api/contents/n.ipynb?content=0&hash=1", status=200)
+    check("GET", "/api/contents/n.ipynb?content=x", status=400)
+    check("GET", "/api/contents/missing.txt", status=404)
+    check("GET", "/api/contents", status=200)
+    check("GET", "/api/contents", who=anonymous, status=401)
+    check("POST", "/api/contents", {"type": "directory"}, status=201)
+    check("POST", "/api/contents/Untitled Folder", {"type": "file", "ext": ".txt"}, status=201)
+    check("POST", "/api/contents", {"copy_from": "n.ipynb"}, status=201)
+    check("PATCH", "/api/contents/n-Copy1.ipynb", {"path": "m.ipynb"}, status=200)
+    check("PATCH", "/api/contents", {"path": "x"}, status=400)
+    check("DELETE", "/api/contents/m.ipynb", status=204)
+    check("DELETE", "/api/contents", status=400)
+    made = check("POST", "/api/contents/n.ipynb/checkpoints", status=201).json()
+    check("GET", "/api/contents/n.ipynb/checkpoints", status=200)
+    check("POST", f"/api/contents/n.ipynb/checkpoints/{made['id']}", status=204)
+    check("POST", "/api/contents/n.ipynb/checkpoints/²", status=404)
+    check("DELETE", f"/api/contents/n.ipynb/checkpoints/{made['id']}", status=204)
+    check("DELETE", "/api/contents/n.ipynb/checkpoints/1", who=anonymous, status=401)
+    check("POST", "/api/community/shares", {"path": "n.ipynb"}, status=400)
+    check("POST", "/api/community/shares", {"path": "n.ipynb", "title": "T"}, status=201)
+    check("POST", "/api/community/shares", {"path": "none.ipynb", "title": "T"}, status=404)
+    check("POST", "/api/discovery/start", {"url": hub.url}, status=200, **hub_bearer)
+    check("POST", "/api/discovery/start", {"url": "http://elsewhere"}, status=400, **hub_bearer)
+    check("POST", "/api/discovery/start", {"url": hub.url}, status=403)
+    check("POST", "/api/discovery/heartbeat", {"running": []}, status=200, **hub_bearer)
+    check("POST", "/api/discovery/heartbeat", {"running": "ada"}, status=400, **hub_bearer)
+    check("GET", "/api/discovery/locate", status=200)
+    check("POST", "/api/discovery/tokens", {"user": "ada"}, status=201, **hub_bearer)
+    check("POST", "/api/discovery/tokens", {"user": "bob"}, **hub_bearer)
+    check("POST", "/api/discovery/stop", status=200, **hub_bearer)
+    check("GET", "/api/discovery/locate", who=anonymous, status=401)
+    client.force_login(UserFactory(username="bob"))
+    check("GET", "/api/discovery/locate", status=503)
+
+    operations = {
+        (template, method)
+        for template, methods in spec["paths"].items()
+        for method in methods
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    assert operations - seen == set()

@@ -10,11 +10,13 @@ from urllib.parse import quote
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quantsite.api import gzip_json_response
+from quantsite.schema import AutoSchema
 from research.services import contents as store
 
 BOOL = {"0": False, "1": True, "false": False, "true": True}
@@ -33,7 +35,76 @@ def _location(path: str) -> str:
     return f"/api/contents/{quote(path)}"
 
 
+class ContentsModelSerializer(serializers.Serializer):
+    """Jupyter's contents model (documentation of the answers; the store builds them)."""
+
+    name = serializers.CharField()
+    path = serializers.CharField()
+    type = serializers.ChoiceField(choices=["directory", "file", "notebook"])
+    format = serializers.ChoiceField(choices=["json", "text", "base64"], allow_null=True)
+    mimetype = serializers.CharField(allow_null=True)
+    content = serializers.JSONField(
+        allow_null=True,
+        help_text="Null unless asked for: a notebook's JSON, a file's text or base64, or a "
+        "directory's list of models (without content).",
+    )
+    created = serializers.DateTimeField()
+    last_modified = serializers.DateTimeField()
+    size = serializers.IntegerField(allow_null=True)
+    writable = serializers.BooleanField()
+    hash = serializers.CharField(allow_null=True)
+    hash_algorithm = serializers.CharField(allow_null=True)
+
+    class Meta:
+        component_name = "ContentsModel"
+
+
+class ContentsInputSerializer(serializers.Serializer):
+    """What a save, upload, new file or copy sends (documentation; the store checks every field
+    before use and answers 400 naming the one that is wrong)."""
+
+    type = serializers.ChoiceField(choices=["directory", "file", "notebook"], required=False)
+    format = serializers.ChoiceField(choices=["json", "text", "base64"], required=False)
+    content = serializers.JSONField(required=False, help_text="A notebook, text or base64.")
+    chunk = serializers.IntegerField(
+        required=False, help_text="Large uploads: 1, 2, ... and -1 for the last chunk."
+    )
+    copy_from = serializers.CharField(required=False, help_text="POST: the path to copy.")
+    ext = serializers.CharField(required=False, help_text="POST: the new file's extension.")
+
+    class Meta:
+        component_name = "ContentsInput"
+
+
+class RenameSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="The new path.")
+
+    class Meta:
+        component_name = "ContentsRename"
+
+
+class CheckpointSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    last_modified = serializers.DateTimeField()
+
+    class Meta:
+        component_name = "Checkpoint"
+
+
+class ContentsAutoSchema(AutoSchema):
+    """Operation ids that tell the root (``/api/contents``) from a path, and a checkpoint from
+    the checkpoint list."""
+
+    def get_operation_id(self) -> str:
+        if self.path == "/api/contents":
+            return f"contents_root_{self.method.lower()}"
+        if self.path.endswith("{checkpoint_id}"):
+            return f"contents_checkpoint_{'restore' if self.method == 'POST' else 'destroy'}"
+        return super().get_operation_id()
+
+
 class ContentsApiBase(APIView):
+    schema = ContentsAutoSchema()
     permission_classes = [IsAuthenticatedOrTokenHasScope]
     required_scopes = ["notebooks"]
     # Hubs gzip large saves; the parser inflates them once the caller is authenticated.
@@ -63,7 +134,7 @@ class ContentsApi(ContentsApiBase):
             OpenApiParameter("hash", int, enum=[0, 1]),
             OpenApiParameter("hidden", int, enum=[0, 1], description="List hidden entries."),
         ],
-        responses={200: dict},
+        responses={200: ContentsModelSerializer},
         summary="Get a file, notebook or directory",
     )
     def get(self, request: Request, path: str = "") -> Response:
@@ -78,7 +149,11 @@ class ContentsApi(ContentsApiBase):
         )
         return Response(model)
 
-    @extend_schema(request=dict, responses={200: dict, 201: dict}, summary="Save or upload")
+    @extend_schema(
+        request=ContentsInputSerializer,
+        responses={200: ContentsModelSerializer, 201: ContentsModelSerializer},
+        summary="Save or upload",
+    )
     def put(self, request: Request, path: str = "") -> Response:
         if not isinstance(request.data, dict) or not request.data:
             raise store.ContentsError(400, "The body must be a contents model.")
@@ -88,8 +163,8 @@ class ContentsApi(ContentsApiBase):
         )
 
     @extend_schema(
-        request=dict,
-        responses={201: dict},
+        request=ContentsInputSerializer,
+        responses={201: ContentsModelSerializer},
         summary="New untitled file/notebook/directory, or a copy",
     )
     def post(self, request: Request, path: str = "") -> Response:
@@ -97,7 +172,9 @@ class ContentsApi(ContentsApiBase):
         model = store.content_new(user=request.user, path=path or "", model=body)
         return Response(model, status=201, headers={"Location": _location(model["path"])})
 
-    @extend_schema(request=dict, responses={200: dict}, summary="Rename or move")
+    @extend_schema(
+        request=RenameSerializer, responses={200: ContentsModelSerializer}, summary="Rename or move"
+    )
     def patch(self, request: Request, path: str = "") -> Response:
         if not isinstance(request.data, dict) or "path" not in request.data:
             raise store.ContentsError(400, 'A rename needs {"path": new path}.')
@@ -115,11 +192,17 @@ class ContentsApi(ContentsApiBase):
 
 
 class CheckpointsApi(ContentsApiBase):
-    @extend_schema(responses={200: dict}, summary="List a file's checkpoints")
+    @extend_schema(
+        responses={200: CheckpointSerializer(many=True)}, summary="List a file's checkpoints"
+    )
     def get(self, request: Request, path: str) -> Response:
         return Response(store.checkpoint_list(user=request.user, path=path))
 
-    @extend_schema(request=None, responses={201: dict}, summary="Checkpoint the current version")
+    @extend_schema(
+        request=None,
+        responses={201: CheckpointSerializer},
+        summary="Checkpoint the current version",
+    )
     def post(self, request: Request, path: str) -> Response:
         checkpoint = store.checkpoint_create(user=request.user, path=path)
         return Response(checkpoint, status=201)
