@@ -1,9 +1,14 @@
 """Real hubs through faults: a crash and restart, renewed server credentials, a disabled user,
 the site's own outage, and what a killed hub leaves behind."""
 
+import contextlib
+import datetime as dt
 import socket
+import time
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
 from quantsite.accounts.models import User
@@ -171,3 +176,73 @@ def test_a_hub_that_cannot_reach_the_site_keeps_running(start_hub):
 
     assert hub.process.poll() is None
     assert "shutting the hub down" not in hub.log_path.read_text()
+
+
+@contextlib.contextmanager
+def database_unreachable():
+    """The site's database refuses every connection (existing ones are cut), as in an outage;
+    from a connection of its own to the server's maintenance database, so the test survives."""
+    import psycopg
+
+    db = connection.settings_dict
+    admin = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    name = db["NAME"]
+    try:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+        yield
+    finally:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.close()
+        connection.close()  # this thread's connection was cut: the next query opens a new one
+
+
+@pytest.mark.postgres
+def test_a_database_outage_keeps_every_server_and_every_user_on_their_hub(
+    start_hub, person, make_user_files
+):
+    hub1, hub2 = start_hub("hub-1"), start_hub("hub-2")
+    for hub in (hub1, hub2):
+        hub.wait_ready()
+        hub_registered(hub.name)
+    ada, bob = person("ada"), person("bob")
+    make_user_files("ada", {"research/alpha.ipynb": "notebook"})
+    assert (ada.open_lab(), bob.open_lab()) == (hub1.url, hub2.url)
+    servers = {"ada": servers_of(hub1, "ada"), "bob": servers_of(hub2, "bob")}
+    wait_until(
+        lambda: Assignment.objects.filter(server_running=True).count() == 2,
+        what="both servers in heartbeats",
+    )
+
+    with database_unreachable():
+        during = ada.http.get(f"{hub1.url}/user/ada/api/contents/research", timeout=30)
+        time.sleep(60)  # > 10 heartbeats that fail, > DISCOVERY_DEAD_AFTER (4 s) of silence
+    wait_until(
+        lambda: (
+            Hub.objects.filter(
+                last_heartbeat_at__gt=timezone.now() - dt.timedelta(seconds=1)
+            ).count()
+            == 2
+        ),
+        what="both hubs to beat again",
+    )
+
+    assert during.status_code == 503  # the store said it is briefly unavailable
+    assert (hub1.process.poll(), hub2.process.poll()) == (None, None)
+    assert {"ada": servers_of(hub1, "ada"), "bob": servers_of(hub2, "bob")} == servers
+    assert ada.frame_url().startswith(hub1.url)
+    assert bob.frame_url().startswith(hub2.url)
+    assert not Assignment.objects.filter(ended_at__isnull=False).exists()
+    assert listing(ada, hub1.url).status_code == 200
+    assert "shutting the hub down" not in hub1.log_path.read_text()
