@@ -20,8 +20,8 @@ from traitlets import Bool, Integer, Unicode, default, validate
 from traitlets.config import Configurable
 
 from quanthub.isolation import (
-    refuse_shared_identity,
-    refusing_shared_identity,
+    refuse_unisolated_spawner,
+    refusing_unisolated_spawner,
     spawner_class_of,
 )
 from quanthub.sessions import make_refresh_user_hook, remember_login
@@ -114,9 +114,24 @@ class Quanthub(Configurable):
         "spawner; use quanthub.isolation.IsolatedSpawner (hubs/isolated/) or KubeSpawner.",
     )
 
+    allow_machine_accounts = Bool(
+        False,
+        config=True,
+        help="Allow a spawner that runs hub user x's server as this machine's account x, such "
+        "as JupyterHub's default LocalProcessSpawner (QUANTHUB_ALLOW_MACHINE_ACCOUNTS=1). Only "
+        "where the machine's accounts are provisioned for exactly the site's users: otherwise "
+        "whoever signs up as root, postgres or an administrator's name gets a server running as "
+        "that account. Without it, configure() and every spawn refuse such a spawner; use "
+        "quanthub.isolation.IsolatedSpawner (qs-<name> accounts) or KubeSpawner.",
+    )
+
     @default("allow_shared_identity")
     def _allow_shared_identity_default(self):
         return _env("QUANTHUB_ALLOW_SHARED_IDENTITY", "").lower() in {"1", "true", "yes"}
+
+    @default("allow_machine_accounts")
+    def _allow_machine_accounts_default(self):
+        return _env("QUANTHUB_ALLOW_MACHINE_ACCOUNTS", "").lower() in {"1", "true", "yes"}
 
     @default("site_url")
     def _site_url_default(self):
@@ -211,10 +226,15 @@ def configure(c, **values) -> Quanthub:
     settings.check()
     site = settings.site_url
 
-    # Isolation: no spawner that runs every user as one OS account, unless opted in by name.
-    # Checked here (the spawner set before configure) and at every spawn (set after it).
+    # Isolation: each user's server runs as an account of their own (no one account for all,
+    # no machine account named like the user) unless the operator opted in by name. Checked
+    # here (the spawner set before configure) and at every spawn (set after it).
+    isolation_opt_ins = {
+        "allow_shared_identity": settings.allow_shared_identity,
+        "allow_machine_accounts": settings.allow_machine_accounts,
+    }
     spawner_class = c.JupyterHub.get("spawner_class") if "JupyterHub" in c else None
-    refuse_shared_identity(spawner_class_of(spawner_class), allowed=settings.allow_shared_identity)
+    refuse_unisolated_spawner(spawner_class_of(spawner_class), **isolation_opt_ins)
 
     # Login: the site is the OpenID Connect provider; no hand-written authenticator.
     c.JupyterHub.authenticator_class = "generic-oauth"
@@ -292,8 +312,8 @@ def configure(c, **values) -> Quanthub:
     )
     # The spawner's check again at every spawn, before the credential is fetched: an operator
     # may set JupyterHub.spawner_class after calling configure.
-    c.Spawner.pre_spawn_hook = refusing_shared_identity(
-        c.Spawner.pre_spawn_hook, allowed=settings.allow_shared_identity
+    c.Spawner.pre_spawn_hook = refusing_unisolated_spawner(
+        c.Spawner.pre_spawn_hook, **isolation_opt_ins
     )
     c.Spawner.args = [*_list(c.Spawner.args), *args]
     c.Spawner.default_url = "/lab"

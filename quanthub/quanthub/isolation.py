@@ -1,15 +1,21 @@
-"""Each user's server under its own OS account, and the refusal of spawners that share one.
+"""Each user's server under an OS account of that user's own; spawners that do not are refused.
 
 Under one OS account every process can read every other's ``/proc/<pid>/environ``: any user's
 terminal would take any other user's notebook credential (``QUANTHUB_CONTENTS_TOKEN``) and
-hub token. So a hub refuses such a spawner unless the operator opts in for single-person
-development (``Quanthub.allow_shared_identity``), and ships :class:`IsolatedSpawner` for one
-machine: one system account per hub user, ``qs-<name>``, created on first spawn.
+hub token. And a spawner that runs hub user ``x``'s server as the machine's account ``x``
+(JupyterHub's default, LocalProcessSpawner) hands whoever signs up on the site as ``root``,
+``postgres`` or an administrator's name a server running as that account. So a hub refuses
+both kinds unless the operator opts in by name (``Quanthub.allow_shared_identity`` for one
+person developing alone, ``Quanthub.allow_machine_accounts`` for machines whose accounts are
+provisioned for exactly the site's users), and ships :class:`IsolatedSpawner` for one machine:
+one account per hub user, ``qs-<name>``, made on first spawn for that user only.
 
-How a spawner is judged: a spawner class may declare ``quanthub_shared_identity = True`` (it
-runs every user's server as one OS account) or ``False`` (it does not); without a declaration,
-JupyterHub's ``SimpleLocalProcessSpawner`` and its subclasses share one account, everything
-else (``LocalProcessSpawner``, KubeSpawner, DockerSpawner, ...) does not.
+How a spawner is judged: a spawner class may declare ``quanthub_shared_identity`` (it runs
+every user's server as one OS account) and ``quanthub_machine_accounts`` (it runs a hub user's
+server as the machine's account of that name), each ``True`` or ``False``. Without a
+declaration, JupyterHub's ``SimpleLocalProcessSpawner`` and its subclasses share one account,
+the other subclasses of ``LocalProcessSpawner`` use machine accounts, and every other spawner
+(KubeSpawner, DockerSpawner, ...) does neither.
 """
 
 import asyncio
@@ -34,10 +40,27 @@ SHARED_IDENTITY_HELP = (
     "KubeSpawner. For one person developing alone, opt in with "
     "c.Quanthub.allow_shared_identity = True (QUANTHUB_ALLOW_SHARED_IDENTITY=1)."
 )
+MACHINE_ACCOUNTS_HELP = (
+    "it runs each hub user's server as this machine's account of the same name, so whoever "
+    "signs up on the site under the name of an account here (an administrator's, a "
+    "service's) would get a server running as that account. Use "
+    "quanthub.isolation.IsolatedSpawner (hubs/isolated/: accounts qs-<name>, made for hub "
+    "users only) or KubeSpawner. If this machine's accounts are provisioned for exactly the "
+    "site's users, opt in with c.Quanthub.allow_machine_accounts = True "
+    "(QUANTHUB_ALLOW_MACHINE_ACCOUNTS=1)."
+)
 
 
-class SharedIdentityError(RuntimeError):
+class UnisolatedSpawnerError(RuntimeError):
+    """The spawner does not run each user's server as an account of that user's own."""
+
+
+class SharedIdentityError(UnisolatedSpawnerError):
     """A spawner runs every user's server as one OS account and the operator did not opt in."""
+
+
+class MachineAccountsError(UnisolatedSpawnerError):
+    """A spawner runs servers as the machine's accounts named like hub users, not opted in."""
 
 
 def spawner_class_of(value) -> type | None:
@@ -70,25 +93,38 @@ def shares_os_identity(spawner_class: type) -> bool:
     return issubclass(spawner_class, SimpleLocalProcessSpawner)
 
 
-def refuse_shared_identity(spawner_class: type, *, allowed: bool) -> None:
-    """Raise :class:`SharedIdentityError` (saying why and what to use) unless ``allowed``."""
-    if allowed or not shares_os_identity(spawner_class):
-        return
-    raise SharedIdentityError(
-        f"quanthub refuses the spawner {spawner_class.__module__}.{spawner_class.__name__}: "
-        + SHARED_IDENTITY_HELP
-    )
+def uses_machine_accounts(spawner_class: type) -> bool:
+    """True if the spawner runs a hub user's server as the machine's account of that name
+    (see the module doc)."""
+    declared = getattr(spawner_class, "quanthub_machine_accounts", None)
+    if declared is not None:
+        return bool(declared)
+    return issubclass(spawner_class, LocalProcessSpawner) and not shares_os_identity(spawner_class)
 
 
-def refusing_shared_identity(hook, *, allowed: bool):
-    """A ``Spawner.pre_spawn_hook`` that refuses a shared-identity spawner, then runs ``hook``.
+def refuse_unisolated_spawner(
+    spawner_class: type, *, allow_shared_identity: bool, allow_machine_accounts: bool
+) -> None:
+    """Raise :class:`SharedIdentityError` or :class:`MachineAccountsError` (saying why and
+    what to use) for a spawner that does not give each user an account of their own, unless
+    the operator opted in to that kind."""
+    name = f"{spawner_class.__module__}.{spawner_class.__name__}"
+    if shares_os_identity(spawner_class) and not allow_shared_identity:
+        raise SharedIdentityError(f"quanthub refuses the spawner {name}: " + SHARED_IDENTITY_HELP)
+    if uses_machine_accounts(spawner_class) and not allow_machine_accounts:
+        raise MachineAccountsError(f"quanthub refuses the spawner {name}: " + MACHINE_ACCOUNTS_HELP)
+
+
+def refusing_unisolated_spawner(hook, **allowed: bool):
+    """A ``Spawner.pre_spawn_hook`` that first applies :func:`refuse_unisolated_spawner` to the
+    spawner (``allowed``: its opt-ins), then runs ``hook``.
 
     The check at spawn catches a ``spawner_class`` set after ``quanthub.configure(c)``; the
     spawn fails with the reason (shown to the user, logged for the operator).
     """
 
     async def pre_spawn_hook(spawner) -> None:
-        refuse_shared_identity(type(spawner), allowed=allowed)
+        refuse_unisolated_spawner(type(spawner), **allowed)
         if hook is not None:
             result = hook(spawner)
             if inspect.isawaitable(result):
@@ -156,6 +192,7 @@ class IsolatedSpawner(LocalProcessSpawner):
     """
 
     quanthub_shared_identity = False
+    quanthub_machine_accounts = False
 
     account_prefix = Unicode(
         "qs-", config=True, help="Prefix of the OS accounts made for hub users (qs-<name>)."

@@ -1,4 +1,5 @@
-"""quanthub refuses spawners that run every user as one OS account, unless opted in by name.
+"""quanthub refuses spawners that do not give each user an OS account of their own (one account
+for everyone, or the machine's account named like the user), unless opted in by name.
 
 The live proof of the isolated recipe is research/tests/live/test_isolation.py.
 """
@@ -7,15 +8,17 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
-from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
+from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, Spawner
 from traitlets.config import Config
 
 from quanthub.config import configure
 from quanthub.isolation import (
     IsolatedSpawner,
+    MachineAccountsError,
     SharedIdentityError,
     account_name,
     shares_os_identity,
+    uses_machine_accounts,
 )
 
 # A port nothing listens on: a hook that got past the check would fail on the site instead.
@@ -31,6 +34,7 @@ HUB = dict(
 @pytest.fixture(autouse=True)
 def no_opt_in_from_the_environment(monkeypatch):
     monkeypatch.delenv("QUANTHUB_ALLOW_SHARED_IDENTITY", raising=False)
+    monkeypatch.delenv("QUANTHUB_ALLOW_MACHINE_ACCOUNTS", raising=False)
 
 
 class OneAccountSpawner(LocalProcessSpawner):
@@ -39,10 +43,24 @@ class OneAccountSpawner(LocalProcessSpawner):
     quanthub_shared_identity = True
 
 
-class ReviewedSimpleSpawner(SimpleLocalProcessSpawner):
-    """A subclass of the simple spawner declaring that it does not (its author's claim)."""
+class ReviewedLocalSpawner(SimpleLocalProcessSpawner):
+    """A local spawner declaring an account of each user's own (its author's claim)."""
 
     quanthub_shared_identity = False
+    quanthub_machine_accounts = False
+
+
+class ContainerSpawner(Spawner):
+    """Neither kind: like KubeSpawner, each server in a container of its own."""
+
+    async def start(self):
+        raise NotImplementedError
+
+    async def stop(self, now=False):
+        raise NotImplementedError
+
+    async def poll(self):
+        raise NotImplementedError
 
 
 @pytest.mark.parametrize(
@@ -73,16 +91,40 @@ def test_configure_refuses_a_spawner_that_shares_one_os_account(spawner_class):
 
 @pytest.mark.parametrize(
     "spawner_class",
-    [None, "localprocess", "quanthub.isolation.IsolatedSpawner", ReviewedSimpleSpawner],
+    [
+        None,  # JupyterHub's default
+        "localprocess",
+        "jupyterhub.spawner.LocalProcessSpawner",
+        type("MyLocal", (LocalProcessSpawner,), {}),
+    ],
 )
-def test_configure_accepts_spawners_with_an_account_per_user(spawner_class):
+def test_configure_refuses_a_spawner_that_runs_users_as_machine_accounts(spawner_class):
     c = Config()
     if spawner_class is not None:
         c.JupyterHub.spawner_class = spawner_class
 
+    with pytest.raises(MachineAccountsError) as refused:
+        configure(c, **HUB)
+
+    message = str(refused.value)
+    assert "runs each hub user's server as this machine's account of the same name" in message
+    assert "quanthub.isolation.IsolatedSpawner" in message
+    assert "c.Quanthub.allow_machine_accounts = True (QUANTHUB_ALLOW_MACHINE_ACCOUNTS=1)" in (
+        message
+    )
+
+
+@pytest.mark.parametrize(
+    "spawner_class",
+    ["quanthub.isolation.IsolatedSpawner", IsolatedSpawner, ReviewedLocalSpawner, ContainerSpawner],
+)
+def test_configure_accepts_spawners_with_an_account_per_user(spawner_class):
+    c = Config()
+    c.JupyterHub.spawner_class = spawner_class
+
     settings = configure(c, **HUB)
 
-    assert settings.allow_shared_identity is False
+    assert (settings.allow_shared_identity, settings.allow_machine_accounts) == (False, False)
 
 
 def test_the_operator_opts_in_by_name_in_the_config(monkeypatch):
@@ -101,6 +143,24 @@ def test_the_operator_opts_in_by_name_in_the_environment(monkeypatch):
     assert configure(c, **HUB).allow_shared_identity is True
 
 
+def test_machine_accounts_are_opted_in_by_name_too(monkeypatch):
+    in_config = Config()
+    in_config.Quanthub.allow_machine_accounts = True
+    monkeypatch.setenv("QUANTHUB_ALLOW_MACHINE_ACCOUNTS", "1")
+    in_environment = Config()
+
+    assert configure(in_config, **HUB).allow_machine_accounts is True
+    assert configure(in_environment, **HUB).allow_machine_accounts is True
+
+
+def test_one_opt_in_does_not_allow_the_other_kind():
+    c = Config()
+    c.Quanthub.allow_shared_identity = True
+
+    with pytest.raises(MachineAccountsError):
+        configure(c, **HUB)  # the default LocalProcessSpawner
+
+
 def spawn_hook_error(c: Config, spawner) -> Exception:
     with pytest.raises(Exception) as failed:
         asyncio.run(c.Spawner.pre_spawn_hook(spawner))
@@ -111,22 +171,29 @@ def alice(spawner_class):
     return spawner_class(user=SimpleNamespace(name="alice", url="/user/alice/"))
 
 
-def test_a_spawner_set_after_configure_is_refused_at_spawn():
+@pytest.mark.parametrize(
+    ("spawner_class", "refusal"),
+    [(SimpleLocalProcessSpawner, SharedIdentityError), (LocalProcessSpawner, MachineAccountsError)],
+)
+def test_a_spawner_set_after_configure_is_refused_at_spawn(spawner_class, refusal):
     c = Config()
+    c.JupyterHub.spawner_class = IsolatedSpawner
     configure(c, **HUB)
-    c.JupyterHub.spawner_class = "simple"  # after configure: only the spawn sees it
+    c.JupyterHub.spawner_class = spawner_class  # after configure: only the spawn sees it
 
-    error = spawn_hook_error(c, alice(SimpleLocalProcessSpawner))
+    error = spawn_hook_error(c, alice(spawner_class))
 
-    assert isinstance(error, SharedIdentityError)
-    assert "/proc/<pid>/environ" in str(error)
+    assert isinstance(error, refusal)
+    assert "quanthub refuses the spawner jupyterhub.spawner." in str(error)
 
 
 def test_an_opted_in_or_isolated_spawn_goes_on_to_fetch_the_credential():
     opted_in = Config()
+    opted_in.JupyterHub.spawner_class = "simple"
     opted_in.Quanthub.allow_shared_identity = True
     configure(opted_in, **HUB)
     isolated = Config()
+    isolated.JupyterHub.spawner_class = "quanthub.isolation.IsolatedSpawner"
     configure(isolated, **HUB)
 
     errors = [
@@ -140,11 +207,26 @@ def test_an_opted_in_or_isolated_spawn_goes_on_to_fetch_the_credential():
 
 
 def test_how_spawners_are_judged():
-    assert shares_os_identity(SimpleLocalProcessSpawner) is True
-    assert shares_os_identity(OneAccountSpawner) is True
-    assert shares_os_identity(LocalProcessSpawner) is False
-    assert shares_os_identity(IsolatedSpawner) is False
-    assert shares_os_identity(ReviewedSimpleSpawner) is False
+    judged = {
+        spawner.__name__: (shares_os_identity(spawner), uses_machine_accounts(spawner))
+        for spawner in (
+            SimpleLocalProcessSpawner,
+            OneAccountSpawner,
+            LocalProcessSpawner,
+            IsolatedSpawner,
+            ReviewedLocalSpawner,
+            ContainerSpawner,
+        )
+    }
+
+    assert judged == {
+        "SimpleLocalProcessSpawner": (True, False),
+        "OneAccountSpawner": (True, False),
+        "LocalProcessSpawner": (False, True),
+        "IsolatedSpawner": (False, False),
+        "ReviewedLocalSpawner": (False, False),
+        "ContainerSpawner": (False, False),
+    }
 
 
 @pytest.mark.parametrize(
