@@ -11,6 +11,8 @@ import pytest
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, Spawner
 from traitlets.config import Config
 
+from hubs.isolated import fence
+from hubs.local import hub_environment
 from quanthub.config import configure
 from quanthub.isolation import (
     IsolatedSpawner,
@@ -249,3 +251,51 @@ def test_account_names_are_prefixed_and_safe(username, account):
 def test_the_uid_range_never_reaches_below_1000():
     with pytest.raises(Exception, match="must be 1000 or more"):
         IsolatedSpawner(uid_min=999)
+
+
+def test_a_local_hub_inherits_no_secret_of_the_site():
+    site_environment = {
+        "PATH": "/usr/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "QUANTHUB_READONLY_DIR": "/srv/examples",
+        "SECRET_KEY": "k",
+        "NOTEBOOK_ENCRYPTION_KEYS": "n",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1/quantsite",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "EMAIL_HOST_PASSWORD": "p",
+    }
+
+    assert hub_environment(site_environment) == {
+        "PATH": "/usr/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "QUANTHUB_READONLY_DIR": "/srv/examples",
+    }
+
+
+def test_the_fence_refuses_the_services_ports_and_hosts_to_the_servers_uids():
+    rules = fence.ruleset(uids="70000-79999", ports=(5432, 6379), hosts=("10.0.0.5", "fd00::7"))
+
+    assert rules == (
+        "add table inet quanthub_fence\n"
+        "delete table inet quanthub_fence\n"
+        "table inet quanthub_fence {\n"
+        "  chain output {\n"
+        "    type filter hook output priority filter; policy accept;\n"
+        "    meta skuid 70000-79999 fib daddr type local tcp dport { 5432, 6379 } "
+        "reject with tcp reset\n"
+        "    meta skuid 70000-79999 ip daddr { 10.0.0.5/32 } reject\n"
+        "    meta skuid 70000-79999 ip6 daddr { fd00::7/128 } reject\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+@pytest.mark.parametrize("uids", ["0-79999", "999-2000", "80000-70000"])
+def test_the_fence_never_names_system_accounts(uids):
+    with pytest.raises(ValueError, match="1000 <= LOW <= HIGH"):
+        fence.ruleset(uids=uids)
