@@ -302,6 +302,7 @@ def test_each_users_server_is_walled_off_from_the_others_and_from_the_sites_serv
     job = {
         "read": {
             "bob_environ": f"/proc/{bob_pid}/environ",
+            "hub_environ": f"/proc/{hub.process.pid}/environ",  # the hub's client secret
             "bob_runtime_dir": f"{bob_home}/.local/share/jupyter/runtime",
         },
         "list": {"bob_home": bob_home, "postgres_sockets": "/run/postgresql"},
@@ -344,6 +345,7 @@ def test_each_users_server_is_walled_off_from_the_others_and_from_the_sites_serv
 
     assert seen["uid"] == pwd.getpwnam("qs-alice").pw_uid
     assert seen["bob_environ"] == ["PermissionError", 13]
+    assert seen["hub_environ"] == ["PermissionError", 13]
     assert seen["bob_home"] == ["PermissionError", 13]
     assert seen["bob_runtime_dir"][0] == "PermissionError"
     if Path("/run/postgresql/.s.PGSQL.5432").exists():  # PostgreSQL runs on this machine
