@@ -44,6 +44,7 @@ HUB_ENV_KEEP = {
     "http_proxy",
     "https_proxy",
     "no_proxy",
+    "QUANTSITE_VAR_DIR",  # where the site's state is on this machine (hidden from servers)
 }
 HUB_ENV_KEEP_PREFIXES = ("LC_", "PYTHON", "QUANTHUB_", "JUPYTERHUB_")
 

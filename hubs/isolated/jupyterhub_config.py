@@ -9,8 +9,10 @@ beside this file (see README.md here).
 
 Environment: the QUANTHUB_* values of ``quanthub.configure`` (site URL, hub URL, client id and
 secret), and optionally QUANTHUB_STATE_DIR (/var/lib/quanthub), QUANTHUB_HOMES_DIR
-(<state>/homes), QUANTHUB_HUB_API_PORT and QUANTHUB_PROXY_API_PORT (JupyterHub's defaults),
-QUANTHUB_PROXY_COMMAND (configurable-http-proxy on PATH, or this repository's node_modules).
+(/var/lib/quanthub/homes), QUANTSITE_VAR_DIR (the site's state on this machine, hidden from
+servers; this repository's var/), QUANTHUB_HUB_API_PORT and QUANTHUB_PROXY_API_PORT
+(JupyterHub's defaults), QUANTHUB_PROXY_COMMAND (configurable-http-proxy on PATH, or this
+repository's node_modules).
 """
 
 import os
@@ -18,6 +20,7 @@ import shutil
 from pathlib import Path
 
 import quanthub
+from quanthub.isolation import DEFAULT_INACCESSIBLE_PATHS
 
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
 
@@ -42,7 +45,13 @@ c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
 
 c.JupyterHub.spawner_class = "quanthub.isolation.IsolatedSpawner"
-c.IsolatedSpawner.homes_dir = os.environ.get("QUANTHUB_HOMES_DIR", str(state / "homes"))
+c.IsolatedSpawner.homes_dir = os.environ.get("QUANTHUB_HOMES_DIR", "/var/lib/quanthub/homes")
+# The site's state, when the site runs on this machine with its embedded defaults (SQLite
+# database, stored notebooks, keys in this repository's var/), is hidden from every server.
+c.IsolatedSpawner.inaccessible_paths = [
+    *DEFAULT_INACCESSIBLE_PATHS,
+    os.environ.get("QUANTSITE_VAR_DIR") or str(ROOT / "var"),
+]
 # The servers inherit only LocalProcessSpawner's env_keep (PATH, LANG, PYTHONPATH,
 # VIRTUAL_ENV, ...) of the hub's environment: never QUANTHUB_CLIENT_SECRET or the proxy's token.
 c.Spawner.start_timeout = 60

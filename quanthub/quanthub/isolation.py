@@ -164,6 +164,14 @@ class AccountRefused(RuntimeError):
     """``qs-<name>`` exists but was not made by this hub for this user."""
 
 
+# Unix sockets of a database and Redis on this machine, which a firewall by uid does not see.
+DEFAULT_INACCESSIBLE_PATHS = (
+    "/run/postgresql",
+    "/var/run/postgresql",
+    "/run/redis",
+    "/var/run/redis",
+)
+
 # Linux constants for the server's own mount namespace (see IsolatedSpawner.make_preexec_fn).
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
@@ -219,10 +227,11 @@ class IsolatedSpawner(LocalProcessSpawner):
     )
     inaccessible_paths = List(
         Unicode(),
-        ["/run/postgresql", "/var/run/postgresql", "/run/redis", "/var/run/redis"],
+        list(DEFAULT_INACCESSIBLE_PATHS),
         config=True,
-        help="Directories a server sees empty and unreadable (Unix sockets of the site's "
-        "database and Redis: a firewall by uid does not cover them). Missing ones are skipped.",
+        help="Directories a server sees empty and unreadable: the Unix sockets of the site's "
+        "database and Redis (a firewall by uid does not cover them), and any of the site's "
+        "state on this machine. Missing ones are skipped.",
     )
     private_tmp = Bool(True, config=True, help="Give each server a private, empty /tmp.")
     private_tmp_size = Unicode("1g", config=True, help="Size limit of the private /tmp (tmpfs).")
@@ -263,6 +272,14 @@ class IsolatedSpawner(LocalProcessSpawner):
         if not os.path.isdir(home):
             os.mkdir(home, 0o700)
             os.chown(home, entry.pw_uid, entry.pw_gid)
+        owner = os.stat(home).st_uid
+        if owner != entry.pw_uid:
+            # Left by an earlier account of that name, whose uid another account may now have.
+            raise AccountRefused(
+                f"The home {home} of {name} belongs to uid {owner}, not to {name}; "
+                "remove it (or move it aside) before this user's server can start."
+            )
+        os.chmod(home, 0o700)
         return entry
 
     def _create_account(self, name: str, comment: str) -> pwd.struct_passwd:

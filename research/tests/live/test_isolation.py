@@ -305,7 +305,11 @@ def test_each_users_server_is_walled_off_from_the_others_and_from_the_sites_serv
             "hub_environ": f"/proc/{hub.process.pid}/environ",  # the hub's client secret
             "bob_runtime_dir": f"{bob_home}/.local/share/jupyter/runtime",
         },
-        "list": {"bob_home": bob_home, "postgres_sockets": "/run/postgresql"},
+        "list": {
+            "bob_home": bob_home,
+            "postgres_sockets": "/run/postgresql",
+            "site_var": str(ROOT / "var"),  # the embedded site's database and stored files
+        },
         "unix": {"postgres_socket": "/run/postgresql/.s.PGSQL.5432"},
         "connect": {"postgres": 5432, "redis": 6379},
         "http": {
@@ -347,6 +351,7 @@ def test_each_users_server_is_walled_off_from_the_others_and_from_the_sites_serv
     assert seen["bob_environ"] == ["PermissionError", 13]
     assert seen["hub_environ"] == ["PermissionError", 13]
     assert seen["bob_home"] == ["PermissionError", 13]
+    assert seen["site_var"] == ["PermissionError", 13]
     assert seen["bob_runtime_dir"][0] == "PermissionError"
     if Path("/run/postgresql/.s.PGSQL.5432").exists():  # PostgreSQL runs on this machine
         assert before["postgres_socket"] == ["PermissionError", 13]
@@ -427,3 +432,16 @@ def test_an_account_is_made_once_and_reused(machine, spawner_for):
     assert first.pw_gecos == account_comment("carol")
     home = Path(first.pw_dir)
     assert (home.stat().st_uid, stat.S_IMODE(home.stat().st_mode)) == (first.pw_uid, 0o700)
+
+
+def test_a_home_left_by_an_earlier_account_is_not_handed_over(machine, spawner_for):
+    machine.accounts += ["qs-dave"]
+    dave = spawner_for("dave", machine.homes).ensure_account()
+    os.chown(dave.pw_dir, UIDS[1], UIDS[1])  # as if an earlier qs-dave had another uid
+
+    with pytest.raises(AccountRefused) as refused:
+        spawner_for("dave", machine.homes).ensure_account()
+
+    assert f"The home {dave.pw_dir} of qs-dave belongs to uid {UIDS[1]}, not to qs-dave" in str(
+        refused.value
+    )
