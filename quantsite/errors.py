@@ -16,6 +16,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views.defaults import bad_request as django_bad_request
+from django.views.defaults import page_not_found as django_page_not_found
 from django.views.defaults import server_error as django_server_error
 
 API_PREFIXES = ("/api/", "/o/")
@@ -95,6 +96,18 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith(API_PREFIXES):
         return JsonResponse({"detail": "Server error."}, status=500)
     return django_server_error(request)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: JSON ``{"detail"}`` (OAuth's error shape on ``/o/``) for a URL under the
+    APIs that no API routes; the site's page otherwise."""
+    if request.path.startswith(OAUTH_PREFIX):
+        return JsonResponse(
+            {"error": "invalid_request", "error_description": "Not found."}, status=404
+        )
+    if request.path.startswith(API_PREFIXES):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return django_page_not_found(request, exception)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -25,12 +25,11 @@ class RejectNulBytesMiddleware:
             and request.method == "POST"
             and _has_nul(request.POST)
         ):
+            message = "NUL characters are not allowed."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=400)
             return JsonResponse(
-                {
-                    "error": "invalid_request",
-                    "error_description": "NUL characters are not allowed.",
-                },
-                status=400,
+                {"error": "invalid_request", "error_description": message}, status=400
             )
         return self.get_response(request)
 

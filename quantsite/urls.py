@@ -20,4 +20,5 @@ urlpatterns = [
 ]
 
 handler400 = "quantsite.errors.bad_request"
+handler404 = "quantsite.errors.page_not_found"
 handler500 = "quantsite.errors.server_error"

@@ -1,7 +1,6 @@
 """The OpenAPI schema is served, valid, and complete: every API view declares its scopes."""
 
 import json
-import re
 
 import nbformat
 import pytest
@@ -10,10 +9,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.validation import validate_schema
 from drf_spectacular.views import SpectacularAPIView
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from rest_framework.views import APIView
 
 from quantsite.accounts.tests.factories import UserFactory
+from quantsite.tests.openapi import assert_documented, served_schema, template_for
 from research.tests.conftest import Hubs, hub_token
 
 pytestmark = pytest.mark.django_db
@@ -73,38 +72,7 @@ def test_schema_is_served_and_valid(client):
 @pytest.fixture(scope="module")
 def spec(django_db_blocker) -> dict:
     with django_db_blocker.unblock():
-        response = Client().get("/api/schema/")
-    return yaml.safe_load(response.content)
-
-
-def _template_for(spec: dict, path: str) -> str:
-    """The schema's path template that routes ``path``: the most specific that matches."""
-    matches = []
-    for template in spec["paths"]:
-        pattern = re.sub(
-            r"\\\{(\w+)\\\}",
-            lambda m: ".+" if m.group(1) == "path" else "[^/]+",
-            re.escape(template),
-        )
-        if re.fullmatch(pattern, path):
-            matches.append(template)
-    assert matches, f"{path} is not in the schema"
-    return max(matches, key=lambda t: len(re.sub(r"\{\w+\}", "", t)))
-
-
-def assert_documented(spec: dict, response, method: str, path: str) -> None:
-    """The answer's status is declared for the operation, and its body has the declared shape."""
-    operation = spec["paths"][_template_for(spec, path)][method.lower()]
-    status = str(response.status_code)
-    assert status in operation["responses"], f"{method} {path}: {status} is not documented"
-    declared = operation["responses"][status]
-    if not response.content:
-        assert "content" not in declared, f"{method} {path}: {status} has no body"
-        return
-    schema = declared["content"]["application/json"]["schema"]
-    OAS30Validator(
-        {**schema, "components": spec["components"]}, format_checker=oas30_format_checker
-    ).validate(response.json())
+        return served_schema()
 
 
 def test_every_answer_of_every_api_has_the_documented_shape(spec, client):
@@ -129,7 +97,7 @@ def test_every_answer_of_every_api_has_the_documented_shape(spec, client):
         if status is not None:
             assert response.status_code == status, (method, path, response.content)
         assert_documented(spec, response, method, path)
-        seen.add((_template_for(spec, path.split("?")[0]), method.lower()))
+        seen.add((template_for(spec, path.split("?")[0]), method.lower()))
         return response
 
     check("GET", "/api/me", status=200)
