@@ -335,6 +335,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT",
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    # A Redis that accepts and never answers; longer than the worker's 1 s blocking poll.
+    "socket_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 2.0),
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
@@ -424,12 +426,12 @@ S3_BUCKET = os.environ.get("S3_BUCKET", "")
 # with Retry-After) instead of holding a worker. django-storages takes this botocore Config for
 # every S3 storage. https://docs.aws.amazon.com/botocore/latest/reference/config.html
 AWS_S3_CONNECT_TIMEOUT = env_float("AWS_S3_CONNECT_TIMEOUT", 2.0)
-AWS_S3_READ_TIMEOUT = env_float("AWS_S3_READ_TIMEOUT", 3.0)
+AWS_S3_READ_TIMEOUT = env_float("AWS_S3_READ_TIMEOUT", 2.0)
 AWS_S3_MAX_ATTEMPTS = env_int("AWS_S3_MAX_ATTEMPTS", 2)  # the first try included
 AWS_S3_CLIENT_CONFIG = botocore.config.Config(
     connect_timeout=AWS_S3_CONNECT_TIMEOUT,
     read_timeout=AWS_S3_READ_TIMEOUT,
-    retries={"max_attempts": AWS_S3_MAX_ATTEMPTS, "mode": "standard"},
+    retries={"total_max_attempts": AWS_S3_MAX_ATTEMPTS, "mode": "standard"},
     s3={"addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "auto")},
     signature_version="s3v4",
 )
