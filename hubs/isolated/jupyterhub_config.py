@@ -50,7 +50,8 @@ c.IsolatedSpawner.homes_dir = os.environ.get("QUANTHUB_HOMES_DIR", "/var/lib/qua
 # database, stored notebooks, keys in this repository's var/), is hidden from every server.
 c.IsolatedSpawner.inaccessible_paths = [
     *DEFAULT_INACCESSIBLE_PATHS,
-    os.environ.get("QUANTSITE_VAR_DIR") or str(ROOT / "var"),
+    str(ROOT / "var"),
+    *([os.environ["QUANTSITE_VAR_DIR"]] if os.environ.get("QUANTSITE_VAR_DIR") else []),
 ]
 # The servers inherit only LocalProcessSpawner's env_keep (PATH, LANG, PYTHONPATH,
 # VIRTUAL_ENV, ...) of the hub's environment: never QUANTHUB_CLIENT_SECRET or the proxy's token.

@@ -178,6 +178,16 @@ _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REC, _MS_PRIVATE = 0x4000, 1 << 18
 
 
+def _outermost(paths) -> list[str]:
+    """The paths not inside another of them (a directory under a hidden one is hidden too, and
+    cannot be mounted over once its parent is)."""
+    kept: list[str] = []
+    for path in sorted(set(paths)):
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(path)
+    return kept
+
+
 class IsolatedSpawner(LocalProcessSpawner):
     """LocalProcessSpawner with one system account per hub user, made on first spawn.
 
@@ -232,6 +242,12 @@ class IsolatedSpawner(LocalProcessSpawner):
         help="Directories a server sees empty and unreadable: the Unix sockets of the site's "
         "database and Redis (a firewall by uid does not cover them), and any of the site's "
         "state on this machine. Missing ones are skipped.",
+    )
+    terminal_shell = Unicode(
+        "/bin/bash",
+        config=True,
+        help="The shell of the server's terminals (its SHELL); the account's own login shell is "
+        "/usr/sbin/nologin, which would close every terminal at once.",
     )
     private_tmp = Bool(True, config=True, help="Give each server a private, empty /tmp.")
     private_tmp_size = Unicode("1g", config=True, help="Size limit of the private /tmp (tmpfs).")
@@ -321,6 +337,11 @@ class IsolatedSpawner(LocalProcessSpawner):
             )
 
     async def start(self):
+        if os.geteuid() != 0:
+            raise AccountRefused(
+                "IsolatedSpawner needs the hub to run as root: it makes accounts and starts "
+                "each server as its own."
+            )
         self._entry = await asyncio.to_thread(self.ensure_account)
         return await super().start()
 
@@ -328,13 +349,15 @@ class IsolatedSpawner(LocalProcessSpawner):
         entry = self._entry
         env["USER"] = entry.pw_name
         env["HOME"] = entry.pw_dir
-        env["SHELL"] = entry.pw_shell
+        env["SHELL"] = self.terminal_shell
         return env
 
     def make_preexec_fn(self, name):
         """Run as the user's account (not the hub user's name), in its own mount namespace."""
         become_account = set_user_setuid(self._entry.pw_name)
-        hidden = sorted({os.path.realpath(p) for p in self.inaccessible_paths if os.path.isdir(p)})
+        hidden = _outermost(
+            os.path.realpath(p) for p in self.inaccessible_paths if os.path.isdir(p)
+        )
         private_tmp = self.private_tmp
         tmp_options = f"mode=1777,size={self.private_tmp_size}".encode()
         libc = ctypes.CDLL(None, use_errno=True)

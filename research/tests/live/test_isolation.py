@@ -8,6 +8,7 @@ Everything the test changes on the machine (accounts, homes, the fence, the trav
 the Python's directory) is undone at the end, even on failure.
 """
 
+import asyncio
 import contextlib
 import grp
 import json
@@ -25,6 +26,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import requests
+from django.conf import settings
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from hubs.isolated import fence
 from hubs.local import ROOT
@@ -101,6 +106,35 @@ for name, call in job.get("http", {}).items():
     attempt(name, lambda: http(**call))
 print(json.dumps(out))
 """
+
+
+def terminal_run(hub_url: str, user: str, token: str, commands: str) -> str:
+    """Type ``commands`` in a new terminal of ``user``'s server (JupyterLab's terminal API, with
+    the server's own token) and return what the terminal printed until they finished."""
+    headers = {"Authorization": f"token {token}"}
+    created = requests.post(f"{hub_url}/user/{user}/api/terminals", headers=headers, timeout=20)
+    assert created.status_code == 200, created.text[:300]
+    name = created.json()["name"]
+    url = f"{hub_url.replace('http', 'ws', 1)}/user/{user}/terminals/websocket/{name}"
+
+    async def run() -> str:
+        socket = await websocket_connect(HTTPRequest(url, headers=headers, connect_timeout=20))
+        # The shell echoes what is typed; "DONE$((6*7))" prints as DONE42 only once run.
+        await socket.write_message(json.dumps(["stdin", f"{commands}; echo DONE$((6*7))\r"]))
+        printed = ""
+        while "DONE42" not in printed:
+            message = await asyncio.wait_for(socket.read_message(), timeout=30)
+            assert message is not None, f"the terminal closed: {printed[-500:]}"
+            kind, *payload = json.loads(message)
+            if kind == "stdout":
+                printed += payload[0]
+        socket.close()
+        return printed
+
+    try:
+        return asyncio.run(run())
+    finally:
+        requests.delete(f"{hub_url}/user/{user}/api/terminals/{name}", headers=headers, timeout=20)
 
 
 def server_pid(account: str) -> int:
@@ -296,6 +330,16 @@ def test_each_users_server_is_walled_off_from_the_others_and_from_the_sites_serv
 
     alice_token = alice_environ["QUANTHUB_CONTENTS_TOKEN"]
     alice_hub_token = alice_environ["JUPYTERHUB_API_TOKEN"]
+    # The attack as reported: alice's terminal reads bob's server's environment.
+    printed = terminal_run(
+        hub.url,
+        "alice",
+        alice_hub_token,
+        f"id -un; cat /proc/{bob_pid}/environ > /dev/null 2>&1; echo READ=$?",
+    )
+    assert "qs-alice" in printed
+    assert "READ=1" in printed
+    assert bob_token not in printed
     hub_api = alice_environ["JUPYTERHUB_API_URL"]
     bob_home = pwd.getpwnam("qs-bob").pw_dir
     # alice's view with what she holds, before the fence: the database port answers her.
@@ -308,7 +352,9 @@ def test_each_users_server_is_walled_off_from_the_others_and_from_the_sites_serv
         "list": {
             "bob_home": bob_home,
             "postgres_sockets": "/run/postgresql",
-            "site_var": str(ROOT / "var"),  # the embedded site's database and stored files
+            # The site's state on this machine: embedded database, stored files, keys.
+            "site_var": str(settings.VAR_DIR),
+            "repository_var": str(ROOT / "var"),
         },
         "unix": {"postgres_socket": "/run/postgresql/.s.PGSQL.5432"},
         "connect": {"postgres": 5432, "redis": 6379},
@@ -352,6 +398,7 @@ def test_each_users_server_is_walled_off_from_the_others_and_from_the_sites_serv
     assert seen["hub_environ"] == ["PermissionError", 13]
     assert seen["bob_home"] == ["PermissionError", 13]
     assert seen["site_var"] == ["PermissionError", 13]
+    assert seen["repository_var"] == ["PermissionError", 13]
     assert seen["bob_runtime_dir"][0] == "PermissionError"
     if Path("/run/postgresql/.s.PGSQL.5432").exists():  # PostgreSQL runs on this machine
         assert before["postgres_socket"] == ["PermissionError", 13]
