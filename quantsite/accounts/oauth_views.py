@@ -12,14 +12,35 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as oauth_views
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.models import get_application_model
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OAuthlibRequest
+from oauthlib.oauth2.rfc6749.errors import InvalidClientIdError
 
-from quantsite.accounts.selectors import access_token_introspect, application_is_resource_server
+from quantsite.accounts.selectors import (
+    access_token_introspect,
+    application_enabled,
+    application_is_resource_server,
+)
 
 # The grants the token endpoint serves (quantsite.accounts.oauth.Server); the discovery
 # documents say exactly these.
 GRANT_TYPES_SUPPORTED = ["authorization_code", "refresh_token", "client_credentials"]
+
+
+class AuthorizationView(oauth_views.AuthorizationView):
+    """The library's authorization endpoint; a consent form posted back naming an unknown (or
+    disabled) client gets the invalid-client page instead of a 500 (the library looks the
+    application up before validating)."""
+
+    def form_valid(self, form):
+        client_id = form.cleaned_data["client_id"]
+        application = get_application_model().objects.filter(client_id=client_id).first()
+        if application is None or not application_enabled(application=application):
+            error = OAuthToolkitError(error=InvalidClientIdError())
+            return self.error_response(error, application=None)
+        return super().form_valid(form)
 
 
 class TokenView(oauth_views.TokenView):

@@ -1037,3 +1037,27 @@ def test_introspection_by_get_with_the_token_in_the_url_is_refused(base_url, res
     )
 
     assert response.status_code == 405
+
+
+@pytest.mark.parametrize(("client_id", "status"), [("no-such-client", 400), ("", 200)])
+def test_a_consent_form_posted_for_an_unknown_client_is_refused(
+    base_url, browser, client_id, status
+):
+    browser.get(f"{base_url}/o/.well-known/jwks.json", timeout=10)
+    response = browser.post(
+        f"{base_url}/o/authorize/",
+        data={
+            "client_id": client_id,
+            "redirect_uri": REDIRECT_URI,
+            "response_type": "code",
+            "scope": "openid",
+            "allow": "Authorize",
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+        },
+        headers={"Referer": f"{base_url}/o/authorize/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+    assert response.status_code == status  # the error page, or the form again
+    assert "Location" not in response.headers
