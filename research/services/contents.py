@@ -620,7 +620,7 @@ def content_rename(*, user: User, old_path: str, new_path: str) -> dict:
     if entry.type == DIRECTORY and (new + "/").startswith(old + "/"):
         raise ContentsError(400, "A directory cannot move into itself.")
     parent = _require_parent(user, new)
-    now = timezone.now()
+    now = max(timezone.now(), entry.last_modified)  # under the lock, never backwards
     ContentEntry.objects.filter(pk=entry.pk).update(
         path=new, parent=parent, name=_split(new)[1], last_modified=now
     )
@@ -718,7 +718,7 @@ def checkpoint_restore(*, user: User, path: str, checkpoint_id: str) -> None:
         size=checkpoint.size,
         key_id=checkpoint.key_id,
         hash=hashlib.sha256(data).hexdigest(),
-        last_modified=timezone.now(),
+        last_modified=max(timezone.now(), entry.last_modified),  # under the lock
     )
 
 

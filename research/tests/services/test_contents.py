@@ -1,6 +1,7 @@
 """The notebook store: Jupyter semantics, limits, isolation, checkpoints, encryption."""
 
 import base64
+import datetime as dt
 import threading
 
 import nbformat
@@ -8,6 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from research.models import ContentCheckpoint, ContentEntry
 from research.services.contents import (
@@ -282,3 +284,26 @@ def test_lone_surrogates_are_refused_wherever_text_is_encoded(call, make_user):
 
     assert refused.value.status_code == 400
     assert "surrogate" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda user: content_save(user=user, path="f.txt", model={"type": "file", "content": "b"}),
+        lambda user: content_rename(user=user, old_path="f.txt", new_path="g.txt"),
+        lambda user: checkpoint_restore(
+            user=user, path="f.txt", checkpoint_id=checkpoint_list(user=user, path="f.txt")[0]["id"]
+        ),
+    ],
+)
+def test_last_modified_never_goes_backwards_behind_a_faster_clock(change, make_user):
+    # Another copy of the site, whose clock runs an hour ahead, wrote the file last.
+    user = make_user()
+    content_save(user=user, path="f.txt", model={"type": "file", "content": "a"})
+    checkpoint_create(user=user, path="f.txt")
+    ahead = timezone.now() + dt.timedelta(hours=1)
+    ContentEntry.objects.filter(user=user).update(last_modified=ahead)
+
+    change(user)
+
+    assert ContentEntry.objects.get(user=user).last_modified >= ahead
