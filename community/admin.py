@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from community.models import Reply, SharedNotebook, SharedNotebookVersion, Tag, Topic
+from community.models import Clone, Reply, SharedNotebook, SharedNotebookVersion, Tag, Topic
 from community.sanitize import markdown_to_html
 
 
@@ -97,3 +97,18 @@ class SharedNotebookAdmin(admin.ModelAdmin):
     search_fields = ("source_path", "author__username")
     readonly_fields = ("author", "cloned_from", "created")
     inlines = [VersionInline]
+
+
+@admin.register(Clone)
+class CloneAdmin(admin.ModelAdmin):
+    """Lineage records, as clones made them: read-only (they go with their file)."""
+
+    list_display = ("user", "version", "entry", "created")
+    search_fields = ("user__username",)
+    readonly_fields = ("user", "version", "entry", "created")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

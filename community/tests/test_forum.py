@@ -580,3 +580,20 @@ def test_a_cached_card_changes_as_soon_as_what_it_shows_does(
 
     assert "0 likes" in before and "Momentum, renamed" not in before
     assert "1 like" in after and "Momentum, renamed" in after and "new-tag" in after
+
+
+def test_staff_see_lineage_records_in_the_admin_read_only(
+    client, ada, make_user, django_capture_on_commit_callbacks
+):
+    original = shared(client, ada, capture=django_capture_on_commit_callbacks)
+    client.force_login(make_user(username="bob"))
+    client.post(f"/community/shares/{original['id']}/clone")
+    client.force_login(make_user(username="mod", is_staff=True, is_superuser=True))
+    clone = Clone.objects.get()
+
+    listing = client.get("/admin/community/clone/")
+    add = client.get("/admin/community/clone/add/")
+
+    assert listing.status_code == 200 and "bob" in listing.content.decode()
+    assert add.status_code == 403
+    assert client.get(f"/admin/community/clone/{clone.pk}/change/").status_code == 200
