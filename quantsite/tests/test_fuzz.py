@@ -119,7 +119,9 @@ bodies = st.one_of(
     st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
 )
 contents_paths = st.one_of(
-    st.sampled_from(["", "n.ipynb", "t.txt", "d", "d/new.txt", "new.ipynb", "d/"]),
+    st.sampled_from(
+        ["", "n.ipynb", "t.txt", "d", "d/new.txt", "new.ipynb", "d/", "old.ipynb", "bad.ipynb"]
+    ),
     st.lists(nasty_text, max_size=4).map(lambda parts: "/".join(parts)),
 )
 query_params = st.dictionaries(
@@ -145,12 +147,16 @@ def spec(django_db_blocker) -> dict:
 
 @pytest.fixture
 def callers(client):
-    """A signed-in user with a notebook, a file and a folder; a started hub's bearer token."""
+    """A signed-in user with notebooks, a file and a folder; a started hub's bearer token."""
     user = UserFactory(username="ada")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
     content_save(user=user, path="n.ipynb", model={"type": "notebook", "content": notebook})
     content_save(user=user, path="t.txt", model={"type": "file", "content": "text"})
     content_save(user=user, path="d", model={"type": "directory"})
+    # Stored bytes no save through the API makes now: an nbformat 3 notebook, a broken one.
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}
+    for path, stored in (("old.ipynb", v3), ("bad.ipynb", {"nbformat": 3, "worksheets": 1})):
+        content_save(user=user, path=path, model={"type": "file", "content": json.dumps(stored)})
     client.force_login(user)
     hubs = Hubs()
     hub = hubs("hub-a")
