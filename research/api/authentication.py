@@ -6,6 +6,7 @@ from django.utils import timezone
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from oauth2_provider.models import AccessToken
 
+from quantsite.accounts.models import ApplicationPolicy
 from research.models import Hub
 
 # What the hub API reads of a hub; the rest of the row is never loaded on this path.
@@ -25,15 +26,17 @@ TOKEN_FIELDS = ("id", "expires", "scope", "user_id", "application_id")
 
 
 def _hub_token_sql() -> str:
-    token, hub = AccessToken._meta, Hub._meta
+    token, hub, policy = AccessToken._meta, Hub._meta, ApplicationPolicy._meta
     columns = [f't."{token.get_field(f).column}"' for f in TOKEN_FIELDS] + [
         f'h."{hub.get_field(f).column}"' for f in HUB_FIELDS
     ]
     # Built once from model metadata (no outside input); the checksum is a bound parameter.
+    # A disabled application's tokens count as unknown (ApplicationPolicy.enabled).
     return (
         f'SELECT {", ".join(columns)} FROM "{token.db_table}" t '  # noqa: S608
         f'LEFT JOIN "{hub.db_table}" h ON h."application_id" = t."application_id" '
-        f'WHERE t."token_checksum" = %s'
+        f'LEFT JOIN "{policy.db_table}" p ON p."application_id" = t."application_id" '
+        f'WHERE t."token_checksum" = %s AND (p."enabled" IS NULL OR p."enabled" = %s)'
     )
 
 
@@ -65,7 +68,7 @@ class HubTokenAuthentication(OAuth2Authentication):
         if HubTokenAuthentication.sql is None:
             HubTokenAuthentication.sql = _hub_token_sql()
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, [hashlib.sha256(raw.encode()).hexdigest()])
+            cursor.execute(self.sql, [hashlib.sha256(raw.encode()).hexdigest(), True])
             row = cursor.fetchone()
         if row is None:
             request.oauth2_error = {"error": "invalid_token"}

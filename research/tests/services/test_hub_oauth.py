@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from oauth2_provider.models import AccessToken, Grant
 
+from quantsite.accounts.services import application_enabled_set
 from research.services.hubs import hub_delete, hub_disable, hub_enable
 from research.tests.conftest import hub_token
 
@@ -142,3 +143,19 @@ def test_a_deleted_hubs_credentials_get_nothing(client, make_hub):
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+def test_a_disabled_applications_hub_token_no_longer_reaches_discovery(client, make_hub):
+    # Staff may untick "enabled" on the application itself, without disabling the hub.
+    hub = make_hub("hub-1")
+    token = hub_token(client, hub.application, make_hub.secrets["hub-1"])
+
+    application_enabled_set(application=hub.application, enabled=False)
+    response = Client().post(
+        "/api/discovery/start",
+        {"url": hub.url},
+        "application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    assert response.status_code == 401
