@@ -1,6 +1,7 @@
 """Staff manage OAuth applications, their scope policies and tokens in the Django admin."""
 
 import datetime as dt
+import re
 import secrets
 
 import pytest
@@ -41,6 +42,7 @@ def application_form(**overrides):
         "policy-MIN_NUM_FORMS": "0",
         "policy-MAX_NUM_FORMS": "1",
         "policy-0-allowed_scopes": "openid profile email discovery",
+        "policy-0-enabled": "on",
     }
     data.update(overrides)
     return data
@@ -63,6 +65,24 @@ def test_staff_create_a_trusted_application_with_a_scope_policy(staff_client):
     app = Application.objects.get(name="hub-9")
     assert app.skip_authorization
     assert app.policy.allowed_scopes == "openid profile email discovery"
+
+
+def test_staff_mark_a_resource_server_and_can_disable_an_application(staff_client):
+    staff_client.post(
+        "/admin/oauth2_provider/application/add/",
+        application_form(**{"policy-0-resource_server": "on", "policy-0-enabled": ""}),
+    )
+
+    policy = Application.objects.get(name="hub-9").policy
+    assert policy.resource_server is True
+    assert policy.enabled is False
+
+
+def test_the_add_page_offers_enabled_ticked_and_resource_server_unticked(staff_client):
+    html = staff_client.get("/admin/oauth2_provider/application/add/").content.decode()
+
+    assert re.search(r'<input[^>]*name="policy-__prefix__-enabled"[^>]*checked', html)
+    assert not re.search(r'<input[^>]*name="policy-__prefix__-resource_server"[^>]*checked', html)
 
 
 def test_admin_refuses_an_implicit_application(staff_client):
