@@ -165,3 +165,40 @@ def test_the_forum_policy_loads_images_from_the_site_only(client):
 
     assert "img-src 'self' data:;" in policy
     assert "https:" not in policy
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stored_posts_and_previews_are_sanitized_again_by_the_migration(make_user):
+    from django.core.management import call_command
+
+    from community.models import Reply, SharedNotebook, SharedNotebookVersion, Topic
+
+    call_command("migrate", "community", "0005", verbosity=0)
+    ada = make_user(username="ada")
+    old_html = '<a class="button" id="research-frame" href="/x">Open</a>'
+    topic = Topic.objects.create(
+        author=ada,
+        title="Old",
+        body='<a class="button" id="research-frame">Open</a>',
+        body_html=old_html,
+    )
+    Reply.objects.create(
+        topic=topic,
+        author=ada,
+        body="![t](https://t.example/p.gif)",
+        body_html='<img src="https://t.example/p.gif">',
+    )
+    shared = SharedNotebook.objects.create(author=ada, source_path="s.ipynb")
+    SharedNotebookVersion.objects.create(
+        shared=shared, number=1, ipynb_key="k", showcase_cell=0, preview_html=old_html
+    )
+
+    call_command("migrate", "community", verbosity=0)
+
+    assert Topic.objects.get().body_html == (
+        '<p><a rel="noopener noreferrer nofollow" id="user-content-research-frame">Open</a></p>'
+    )
+    assert Reply.objects.get().body_html == '<p><img alt="t"></p>'
+    assert SharedNotebookVersion.objects.get().preview_html == (
+        '<a rel="noopener noreferrer nofollow" id="user-content-research-frame" href="/x">Open</a>'
+    )
