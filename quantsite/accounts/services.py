@@ -65,6 +65,9 @@ def user_signup(*, username: str, email: str, password: str, name: str = "") -> 
             )
             _mail(email, "signup_confirm", {"user": user, "link": link})
             return
+    # Hash the password anyway, so that the answer takes as long as a sign-up's (the slow
+    # hasher would otherwise tell a taken address by its speed).
+    User().set_password(password)
     _mail(
         existing.email,
         "signup_attempt",

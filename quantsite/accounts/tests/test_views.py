@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -468,3 +469,28 @@ def test_nul_characters_in_a_form_are_refused(client):
     response = client.post(reverse("login"), {"username": "ada\x00", "password": "x"})
 
     assert response.status_code == 400
+
+
+def test_signup_with_a_taken_email_hashes_the_password_as_a_new_signup_does(
+    client, signup, settings
+):
+    # The slow hasher is the time of a sign-up; a taken address must not answer faster.
+    settings.PASSWORD_HASHERS = ["quantsite.accounts.tests.test_views.CountingHasher"]
+    UserFactory(username="other", email="grace@example.org")
+    CountingHasher.calls = 0
+    signup(signup_data(username="fresh", email="new@example.org"))
+    fresh = CountingHasher.calls
+    CountingHasher.calls = 0
+
+    signup(signup_data(email="grace@example.org"))
+
+    assert CountingHasher.calls == fresh == 1
+
+
+class CountingHasher(MD5PasswordHasher):
+    algorithm = "counting_md5"
+    calls = 0
+
+    def encode(self, password, salt):
+        CountingHasher.calls += 1
+        return super().encode(password, salt)
