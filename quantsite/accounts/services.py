@@ -1,6 +1,7 @@
 import datetime as dt
 
 from django.conf import settings
+from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -99,12 +100,58 @@ def user_signup_confirm(*, uidb64: str, token: str) -> User | None:
 
 
 @transaction.atomic
-def user_profile_update(*, user: User, name: str, email: str) -> User:
-    """Change a user's display name and email address."""
+def user_profile_update(*, user: User, name: str) -> User:
+    """Change a user's display name (a new email address goes through
+    ``user_email_change_request``)."""
     user.name = name
-    user.email = email
     user.full_clean(exclude=["password"])
-    user.save(update_fields=["name", "email"])
+    user.save(update_fields=["name"])
+    return user
+
+
+EMAIL_CHANGE_SALT = "quantsite.accounts.email-change"
+
+
+def user_email_change_request(*, user: User, email: str) -> None:
+    """Ask to move ``user`` to the address ``email``, without telling whether another account
+    has it: a free address gets a link that makes the change (``user_email_change_confirm``,
+    valid for ``PASSWORD_RESET_TIMEOUT``); an address with an account gets a note that someone
+    tried to use it. Nothing changes until the link is followed. Same address: nothing."""
+    if email.lower() == user.email.lower():
+        return
+    owner = User.objects.filter(email__iexact=email).first()
+    if owner is not None:
+        _mail(owner.email, "email_change_attempt", {"user": owner})
+        return
+    token = signing.dumps(
+        {"user": user.pk, "from": user.email, "to": email}, salt=EMAIL_CHANGE_SALT
+    )
+    link = settings.SITE_URL + reverse("email_change_confirm", kwargs={"token": token})
+    _mail(email, "email_change_confirm", {"user": user, "link": link})
+
+
+class EmailChangeRefused(Exception):
+    """The link is bad, expired or used, or the address has been taken since."""
+
+
+@transaction.atomic
+def user_email_change_confirm(*, token: str) -> User:
+    """Make the change a link from ``user_email_change_request`` asks for; returns the user.
+    Raises ``EmailChangeRefused`` for a bad, expired or used link (one that no longer starts
+    from the account's current address) or an address taken meanwhile."""
+    try:
+        change = signing.loads(
+            token, salt=EMAIL_CHANGE_SALT, max_age=settings.PASSWORD_RESET_TIMEOUT
+        )
+    except signing.BadSignature:
+        raise EmailChangeRefused("This link is not valid, or too old.") from None
+    user = User.objects.select_for_update().filter(pk=change["user"], email=change["from"]).first()
+    if user is None:
+        raise EmailChangeRefused("This link was already used.")
+    if User.objects.filter(email__iexact=change["to"]).exclude(pk=user.pk).exists():
+        raise EmailChangeRefused("Another account has this address now.")
+    user.email = change["to"]
+    user.save(update_fields=["email"])
     return user
 
 

@@ -9,7 +9,10 @@ from django.views.decorators.http import require_http_methods
 from quantsite.accounts.forms import ProfileForm, SignupForm
 from quantsite.accounts.selectors import signup_confirmation_user
 from quantsite.accounts.services import (
+    EmailChangeRefused,
     UsernameTaken,
+    user_email_change_confirm,
+    user_email_change_request,
     user_profile_update,
     user_signup,
     user_signup_confirm,
@@ -66,16 +69,41 @@ def signup_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpRespons
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
+    """The display name changes at once; a new email address only once the link sent there
+    is followed (and the page never tells whether another account has that address)."""
     user = request.user
     initial = {"name": user.name, "email": user.email}
     form = ProfileForm(request.POST or None, initial=initial, user=user)
     if request.method == "POST" and form.is_valid():
-        user_profile_update(
-            user=user, name=form.cleaned_data["name"], email=form.cleaned_data["email"]
-        )
-        messages.success(request, "Profile saved.")
+        user_profile_update(user=user, name=form.cleaned_data["name"])
+        email = form.cleaned_data["email"]
+        if email.lower() != user.email.lower():
+            user_email_change_request(user=user, email=email)
+            messages.success(
+                request, f"Profile saved. To use {email}, follow the link we sent there."
+            )
+        else:
+            messages.success(request, "Profile saved.")
         return redirect("profile")
     return render(request, "accounts/profile.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the email-change message: GET asks to confirm, POST makes the change."""
+    if request.method == "GET":
+        return render(request, "accounts/email_change_confirm.html", {"validlink": True})
+    try:
+        user_email_change_confirm(token=token)
+    except EmailChangeRefused as refused:
+        return render(
+            request,
+            "accounts/email_change_confirm.html",
+            {"validlink": False, "reason": str(refused)},
+            status=400,
+        )
+    messages.success(request, "Your email address is changed.")
+    return redirect("profile" if request.user.is_authenticated else "login")
 
 
 class LogoutView(auth_views.LogoutView):

@@ -418,30 +418,91 @@ def test_profile_requires_login(client):
     assert response.headers["Location"] == "/accounts/login/?next=/accounts/profile/"
 
 
-def test_profile_shows_and_updates_the_user(client):
-    user = UserFactory(username="ada", name="Ada")
+@pytest.fixture
+def profile_post(client, django_capture_on_commit_callbacks):
+    """POST the profile form; the mails it sends after commit are sent before it returns."""
+
+    def post(data):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(reverse("profile"), data, follow=True)
+
+    return post
+
+
+def email_change_link(message) -> str:
+    url = re.search(r"http://\S+/accounts/email/confirm/\S+/", message.body).group(0)
+    return url.removeprefix(settings.SITE_URL)
+
+
+def test_profile_shows_and_updates_the_name_at_once(client, profile_post):
+    user = UserFactory(username="ada", name="Ada", email="ada@old.example")
     client.force_login(user)
 
     page = client.get(reverse("profile"))
-    response = client.post(reverse("profile"), {"name": "Ada Lovelace", "email": "ada@new.example"})
+    response = profile_post({"name": "Ada Lovelace", "email": "ada@old.example"})
 
     assert "ada" in page.content.decode()
-    assert response.status_code == 302
+    assert "Profile saved." in response.content.decode()
     user.refresh_from_db()
-    assert (user.name, user.email) == ("Ada Lovelace", "ada@new.example")
+    assert (user.name, user.email) == ("Ada Lovelace", "ada@old.example")
+    assert mail.outbox == []
 
 
-def test_profile_refuses_another_users_email(client):
-    UserFactory(email="taken@example.org")
+def test_a_new_email_address_takes_effect_once_its_link_is_followed(client, profile_post):
+    user = UserFactory(username="ada", email="ada@old.example")
+    client.force_login(user)
+
+    response = profile_post({"name": "", "email": "ada@new.example"})
+    user.refresh_from_db()
+    before = user.email
+    link = email_change_link(mail.outbox[0])
+    confirmed = client.post(link)
+    again = client.post(link)
+
+    assert "To use ada@new.example, follow the link we sent there." in response.content.decode()
+    assert [m.to for m in mail.outbox] == [["ada@new.example"]]
+    assert before == "ada@old.example"
+    assert confirmed.status_code == 302
+    user.refresh_from_db()
+    assert user.email == "ada@new.example"
+    assert again.status_code == 400  # a link works once
+
+
+def test_profile_does_not_tell_whether_another_account_has_an_address(client, profile_post):
+    UserFactory(username="owner", email="taken@example.org")
     user = UserFactory(email="mine@example.org")
     client.force_login(user)
 
-    response = client.post(reverse("profile"), {"name": "", "email": "TAKEN@example.org"})
+    free = profile_post({"name": "", "email": "free@example.org"})
+    mail.outbox.clear()
+    taken = profile_post({"name": "", "email": "TAKEN@example.org"})
 
-    assert response.status_code == 200
-    assert response.context["form"].errors["email"]
+    assert free.status_code == taken.status_code == 200
+    assert "follow the link we sent there" in taken.content.decode()
+    assert [m.to for m in mail.outbox] == [["taken@example.org"]]
+    assert mail.outbox[0].subject == "Someone tried to use your address on Quantsite"
     user.refresh_from_db()
     assert user.email == "mine@example.org"
+
+
+def test_an_email_change_link_is_refused_once_the_address_is_taken(client, profile_post):
+    user = UserFactory(email="mine@example.org")
+    client.force_login(user)
+    profile_post({"name": "", "email": "wanted@example.org"})
+    UserFactory(email="wanted@example.org")
+
+    response = client.post(email_change_link(mail.outbox[0]))
+
+    assert response.status_code == 400
+    assert "Another account has this address now." in response.content.decode()
+    user.refresh_from_db()
+    assert user.email == "mine@example.org"
+
+
+def test_a_forged_email_change_link_is_refused(client):
+    response = client.post("/accounts/email/confirm/eyJ1c2VyIjoxfQ:forged:sig/")
+
+    assert response.status_code == 400
 
 
 # -- layout ------------------------------------------------------------------------------
