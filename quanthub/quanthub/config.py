@@ -11,6 +11,7 @@ site only, the discovery service (registration, heartbeats, stop) and the idle c
 
 import hashlib
 import os
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -257,6 +258,8 @@ def configure(c, **values) -> Quanthub:
     # stored token is checked with the site (refresh_user needs auth state, kept encrypted
     # with a key derived from the hub's secret unless JUPYTERHUB_CRYPT_KEY is set).
     c.GenericOAuthenticator.enable_auth_state = True
+    # Between the hub process and its discovery service only (a new one at each hub start).
+    sessions_secret = secrets.token_urlsafe(32)
     if not os.environ.get("JUPYTERHUB_CRYPT_KEY"):
         c.CryptKeeper.keys = [
             hashlib.sha256(f"quanthub auth state {settings.client_secret}".encode()).digest()
@@ -264,6 +267,7 @@ def configure(c, **values) -> Quanthub:
     c.GenericOAuthenticator.auth_refresh_age = settings.session_check_interval
     c.GenericOAuthenticator.refresh_user_hook = make_refresh_user_hook(
         sessions_url=f"{settings.service_url}/services/quanthub-discovery/sessions",
+        sessions_secret=sessions_secret,
         site_check_age=settings.auth_refresh_age,
     )
     c.GenericOAuthenticator.post_auth_hook = remember_login
@@ -320,6 +324,7 @@ def configure(c, **values) -> Quanthub:
 
     # Discovery: a hub-managed service registers, heartbeats and stops for this hub.
     service_env = {
+        "QUANTHUB_SESSIONS_SECRET": sessions_secret,
         "QUANTHUB_SITE_URL": site,
         "QUANTHUB_HUB_URL": settings.hub_url,
         "QUANTHUB_CLIENT_ID": settings.client_id,

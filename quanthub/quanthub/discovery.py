@@ -27,6 +27,7 @@ with scope ``discovery``, renewed before it expires (quanthub's one site client)
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import os
@@ -307,12 +308,17 @@ class ServerTokenHandler(web.RequestHandler):
 
 class SessionHandler(web.RequestHandler):
     """``GET sessions/{name}`` → ``{"dropped_at": epoch seconds or null}``: when this hub last
-    ended the user's login because the site said so (the hub's refresh hook asks)."""
+    ended the user's login because the site said so. Only for the hub process (its refresh
+    hook), with the secret both got from ``quanthub.configure`` (``QUANTHUB_SESSIONS_SECRET``)."""
 
     def initialize(self, service: DiscoveryService) -> None:
         self.service = service
 
     def get(self, name: str) -> None:
+        secret = os.environ.get("QUANTHUB_SESSIONS_SECRET", "")
+        given = self.request.headers.get("Authorization", "").partition(" ")[2]
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            raise web.HTTPError(403)
         self.finish(json.dumps({"dropped_at": self.service.dropped.get(name)}))
 
 

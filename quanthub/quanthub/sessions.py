@@ -31,9 +31,11 @@ async def remember_login(authenticator, handler, authentication: dict) -> dict:
     return authentication
 
 
-def make_refresh_user_hook(*, sessions_url: str, site_check_age: float, timeout: float = 2):
+def make_refresh_user_hook(
+    *, sessions_url: str, sessions_secret: str, site_check_age: float, timeout: float = 2
+):
     site_checked: dict[str, float] = {}
-    http = httpx.AsyncClient(timeout=timeout)
+    http = httpx.AsyncClient(timeout=timeout, headers={"Authorization": f"token {sessions_secret}"})
 
     async def refresh_user_hook(authenticator, user, auth_state):
         try:

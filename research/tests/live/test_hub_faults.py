@@ -76,6 +76,13 @@ def test_a_crashed_hub_restarts_and_a_user_moved_back_finds_their_notebooks(
     wait_until(
         lambda: Hub.objects.get(name="hub-1").started_at > started, what="hub-1 to start again"
     )
+    # The restarted hub adopted ada's server; she is on hub-2 now, so the heartbeat's stop list
+    # makes hub-1 stop it (its credential died with her assignment there).
+    wait_until(
+        lambda: "stopped ada's server" in hub1.log_path.read_text(),
+        what="hub-1 to stop ada's old server",
+    )
+    assert servers_of(hub1, "ada") == []
     assignment_move(
         assignment=Assignment.objects.get(user__username="ada", ended_at__isnull=True),
         hub=Hub.objects.get(name="hub-1"),
