@@ -41,14 +41,20 @@ def test_a_server_whose_credential_was_revoked_renews_it_through_its_hub(
     make_user_files("ada", {"research/alpha.ipynb": "notebook"})
     hub_url = ada.open_lab()
     first = AccessToken.objects.get(user__username="ada", scope="notebooks")
-    # As at the end of its 12 h, or when the site revoked it: the server's token is gone.
-    AccessToken.objects.filter(pk=first.pk).delete()
+    # The server has run past its credential's 12 h life.
+    AccessToken.objects.filter(pk=first.pk).update(expires=timezone.now())
+    expired = listing(ada, hub_url)
+    # And the site revoked the renewed one (as when an assignment ends).
+    AccessToken.objects.filter(scope="notebooks", expires__gt=timezone.now()).delete()
 
     response = listing(ada, hub_url)
 
+    assert expired.status_code == 200, expired.text[:300]
     assert response.status_code == 200, response.text[:300]
     assert [item["name"] for item in response.json()["content"]] == ["alpha.ipynb"]
-    renewed = AccessToken.objects.get(user__username="ada", scope="notebooks")
+    renewed = AccessToken.objects.get(
+        user__username="ada", scope="notebooks", expires__gt=timezone.now()
+    )
     assert renewed.pk != first.pk
     assert renewed.application_id == Hub.objects.get(name="hub-1").application_id
 
