@@ -136,7 +136,11 @@ if DATABASE_URL:
         # bytes instead of being escaped into the statement.
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The embedded database, stored notebooks and the signing key live here: this account's
+    # only, whatever the umask (other local accounts, users' servers among them, read nothing).
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if VAR_DIR.stat().st_uid == os.geteuid():
+        VAR_DIR.chmod(0o700)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",

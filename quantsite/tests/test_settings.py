@@ -226,3 +226,20 @@ def test_with_the_https_redirect_only_health_checks_answer_over_plain_http(clien
     assert home["Location"].startswith("https://")
     assert health.status_code != 301
     assert secure["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_the_embedded_state_directory_is_this_accounts_only(tmp_path):
+    made, loose = tmp_path / "new" / "var", tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+
+    for var_dir in (made, loose):
+        result = run_site(
+            "import os; os.umask(0o022); import django; django.setup()",
+            DJANGO_SETTINGS_MODULE="quantsite.settings",
+            QUANTSITE_VAR_DIR=str(var_dir),
+        )
+        assert result.returncode == 0, result.stderr
+
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
