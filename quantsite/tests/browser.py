@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from quantsite.accounts.tests.factories import PASSWORD
 
@@ -36,6 +37,11 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # While Playwright's loop runs, Django keeps this thread's connections apart from the
+        # ones it uses without it (asgiref's context-local storage); close them while that
+        # context is current, or a later test with a browser gets a connection left from
+        # this one, dead if the database cut it meanwhile (the outage drills do).
+        connections.close_all()
 
 
 def log_in(page, site_url: str, username: str) -> None:
