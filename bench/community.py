@@ -17,8 +17,8 @@ workers with Redis database 14 as the broker and one real Celery worker, prefork
    clone counts varied): ``GET /community`` page 1, a middle page, the last page, most liked,
    most cloned and a full-text search, at concurrency 1 against gunicorn (latency as the
    client on loopback sees it) and in this process with Django's test client (Django-side
-   time, and SQL queries per page); ``/healthz`` the same way in the same run as the trivial
-   baseline (without the broker, ``/healthz`` is one ``SELECT 1``).
+   time, and SQL queries per page); ``/readyz`` the same way in the same run as the trivial
+   baseline (without the broker and S3, ``/readyz`` is one ``SELECT 1``).
 
     .venv/bin/python bench/community.py [--runs 10] [--renders 60] [--requests 200]
 """
@@ -697,7 +697,7 @@ def django_series(path, count: int, warmup: int = 3, budget_s: float = 20) -> di
     client = Client(HTTP_HOST="127.0.0.1")
     latencies, errors = [], 0
     deadline = time.monotonic() + budget_s
-    # As the site under gunicorn here: no broker, so /healthz is one SELECT 1.
+    # As the site under gunicorn here: no broker or S3, so /readyz is one SELECT 1.
     with override_settings(REDIS_URL=""):
         for i in range(warmup + count):
             started = time.perf_counter()
@@ -718,7 +718,7 @@ def forum_index(base: str, count: int, local_count: int) -> list[dict]:
 
     pages = -(-Topic.objects.filter(hidden=False).count() // PER_PAGE)
     series = [
-        ("/healthz (trivial baseline)", "/healthz"),
+        ("/readyz (trivial baseline)", "/readyz"),
         ("/community page 1 (latest)", "/community"),
         (f"/community page {pages // 2} (middle)", f"/community?page={pages // 2}"),
         (f"/community page {pages} (last)", f"/community?page={pages}"),
@@ -730,7 +730,7 @@ def forum_index(base: str, count: int, local_count: int) -> list[dict]:
             "/community every page in turn",
             lambda i: f"/community?page={pages - i % pages}&sort={SORT_NAMES[i % 3]}",
         ),
-        ("/healthz again", "/healthz"),
+        ("/readyz again", "/readyz"),
     ]
     print(
         f"\n-- forum index, {pages} pages of {PER_PAGE}; concurrency 1; "

@@ -8,7 +8,8 @@ from this process with aiohttp. Prints each figure; record them in bench/RESULTS
 1. Heartbeats: 1,000 hubs beating once a second (closed loop per hub): achieved rate, p50, p99.
    Then the ceiling: as many heartbeats as the server takes from 64 concurrent senders.
 2. Locate with 100,000 assigned users on 100 hubs, concurrency 32: a sticky user, a new
-   assignment, and the trivial view (/healthz: one SELECT 1, no auth) side by side.
+   assignment, and the trivial views side by side: /readyz (one SELECT 1, no auth) and
+   /healthz (liveness: touches nothing).
 3. Burst: 2,000 concurrent first visits against exactly 2,000 seats (100 hubs x 20).
 """
 
@@ -215,14 +216,15 @@ async def phase_locate(base, sticky_tokens, new_tokens, seconds):
     results = {}
     async with session_for(32) as session:
         for label, path, token_for in [
-            ("trivial view (/healthz)", "/healthz", lambda i: None),
+            ("trivial view (/readyz, one SELECT 1)", "/readyz", lambda i: None),
+            ("liveness (/healthz, no query)", "/healthz", lambda i: None),
             (
                 "locate, sticky user",
                 "/api/discovery/locate",
                 lambda i: random.choice(sticky_tokens),
             ),
             ("locate, new assignment", "/api/discovery/locate", lambda i: new_tokens.pop()),
-            ("trivial view (/healthz) again", "/healthz", lambda i: None),
+            ("trivial view (/readyz) again", "/readyz", lambda i: None),
         ]:
             lat, statuses = await closed_loop(session, base, "GET", path, token_for, 32, seconds)
             results[label] = lat

@@ -20,25 +20,29 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-# At most one check of each kind in flight: while a frozen service keeps a check hanging, later
-# probes report it unavailable at once instead of piling up threads.
-_in_flight: dict[str, threading.Thread] = {}
+# At most one check of each kind in flight: a probe that arrives while one runs waits on it
+# (up to its own deadline) instead of starting another, so a frozen service keeps one thread,
+# not one per probe, and concurrent probes of a healthy service all see it answer.
+_in_flight: dict[str, "_Check"] = {}
 _in_flight_lock = threading.Lock()
 
 
 class _Check:
     """``check()`` running in a thread of its own; ``ok`` once it has returned true in time."""
 
-    def __init__(self, name: str, check: Callable[[], bool]):
+    def __init__(self, check: Callable[[], bool]):
         self.result: list[bool] = []
+        self.thread = threading.Thread(target=self._run, args=(check,), daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def running(cls, name: str, check: Callable[[], bool]) -> "_Check":
+        """The check of this kind now in flight, or a new one."""
         with _in_flight_lock:
-            running = _in_flight.get(name)
-            if running is not None and running.is_alive():
-                self.thread = None
-                return
-            self.thread = threading.Thread(target=self._run, args=(check,), daemon=True)
-            _in_flight[name] = self.thread
-            self.thread.start()
+            current = _in_flight.get(name)
+            if current is None or not current.thread.is_alive():
+                current = _in_flight[name] = cls(check)
+            return current
 
     def _run(self, check: Callable[[], bool]) -> None:
         try:
@@ -47,8 +51,6 @@ class _Check:
             self.result.append(False)
 
     def ok(self, deadline: float) -> bool:
-        if self.thread is None:
-            return False
         self.thread.join(max(0.0, deadline - time.monotonic()))
         return bool(self.result and self.result[0])
 
@@ -117,7 +119,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if settings.S3_BUCKET:
         checks["s3"] = _s3
     deadline = time.monotonic() + settings.READYZ_TIMEOUT
-    running = {name: _Check(name, check) for name, check in checks.items()}
+    running = {name: _Check.running(name, check) for name, check in checks.items()}
     outcomes = {name: check.ok(deadline) for name, check in running.items()}
     results = {"database": "ok" if outcomes["database"] else "unavailable"}
     for name in checks.keys() - {"database"}:
