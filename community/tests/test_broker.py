@@ -4,7 +4,6 @@ The broker is a real refused connection (a closed loopback port), not a patched 
 import datetime as dt
 import json
 import socket
-import threading
 import time
 
 import nbformat
@@ -26,34 +25,6 @@ def _reset_pools(app) -> None:
     app.amqp._producer_pool = None
 
 
-@pytest.fixture
-def hung_broker():
-    """A loopback TCP server that accepts connections and never answers (a hung Redis)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held, stop = [], threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
-
-
 @pytest.fixture(params=["refused", "hung"])
 def broker_down(request):
     """Celery publishing to ``redis://`` at a loopback port nothing listens on (refused), or
@@ -62,7 +33,7 @@ def broker_down(request):
     from quantsite.celery import app
 
     if request.param == "hung":
-        port = request.getfixturevalue("hung_broker")
+        port = request.getfixturevalue("hung_port")
     else:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

@@ -98,37 +98,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def hung_endpoint():
-    """A loopback TCP server that accepts connections and never answers (a hung store)."""
-    import socket
-    import threading
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held, stop = [], threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
-
-
 def s3_at(settings, endpoint: str, bucket: str = "quantsite-test") -> None:
     """The default storage: S3 at ``endpoint``, with the site's client config (timeouts and
     retries from settings, as production gets them)."""
@@ -237,10 +206,10 @@ def test_a_stopped_moto_server_is_a_503(client, settings, ready_version, monkeyp
     assert_unavailable(share(client), json_body=True)
 
 
-def test_a_hung_store_fails_reads_fast(client, settings, ready_version, hung_endpoint):
+def test_a_hung_store_fails_reads_fast(client, settings, ready_version, hung_port):
     import time
 
-    s3_at(settings, hung_endpoint)
+    s3_at(settings, f"http://127.0.0.1:{hung_port}")
 
     started = time.monotonic()
     response = client.get(reads(ready_version)["render"])

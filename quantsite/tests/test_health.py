@@ -21,15 +21,6 @@ pytestmark = pytest.mark.django_db
 REFUSED = "127.0.0.1:9"
 
 
-@pytest.fixture
-def frozen_port():
-    """A loopback port that accepts connections (into the backlog) and never answers."""
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(16)
-        yield server.getsockname()[1]
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -48,10 +39,10 @@ def test_liveness_answers_without_the_database():
     )
 
 
-def test_readiness_gives_up_on_a_frozen_database_within_its_timeout(frozen_port):
+def test_readiness_gives_up_on_a_frozen_database_within_its_timeout(hung_port):
     _warm_up, healthz, readyz, again = site_process(
         ["/healthz", "/healthz", "/readyz", "/readyz"],
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:{frozen_port}/none",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{hung_port}/none",
         REDIS_URL="",
         READYZ_TIMEOUT="1",
     )
@@ -112,8 +103,8 @@ def test_a_refused_redis_is_degraded_not_unready(client, settings):
     }
 
 
-def test_a_frozen_redis_is_degraded_within_the_timeout(client, settings, frozen_port):
-    settings.REDIS_URL = f"redis://127.0.0.1:{frozen_port}/0"
+def test_a_frozen_redis_is_degraded_within_the_timeout(client, settings, hung_port):
+    settings.REDIS_URL = f"redis://127.0.0.1:{hung_port}/0"
     settings.READYZ_TIMEOUT = 0.5
     start = time.monotonic()
 
@@ -125,9 +116,9 @@ def test_a_frozen_redis_is_degraded_within_the_timeout(client, settings, frozen_
 
 
 def test_liveness_touches_neither_redis_nor_the_database(
-    client, settings, frozen_port, django_assert_num_queries
+    client, settings, hung_port, django_assert_num_queries
 ):
-    settings.REDIS_URL = f"redis://127.0.0.1:{frozen_port}/0"
+    settings.REDIS_URL = f"redis://127.0.0.1:{hung_port}/0"
 
     with django_assert_num_queries(0):
         response = client.get("/healthz")
