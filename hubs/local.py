@@ -171,15 +171,27 @@ class LocalHub:
         """Stop the hub (SIGTERM), then SIGKILL whatever it left: the proxy and servers of a
         hub that was killed, or that did not stop them in time (``make test`` leaves none)."""
         self.stop(timeout=timeout)
-        for pid in self.processes():
+        killed = self.processes()
+        for pid in killed:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+        # Until each has exited (its sockets closed): a process in the middle of exiting may
+        # no longer show what processes() matches it by.
         deadline = time.monotonic() + timeout
-        while self.processes() and time.monotonic() < deadline:
+        while (self.processes() or any(map(_running, killed))) and time.monotonic() < deadline:
             time.sleep(0.1)
 
     def clean(self) -> None:
         shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has closed everything it held)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in {"Z", "X"}
 
 
 def register(manage_py: Path, name: str, url: str, env: dict[str, str] | None = None) -> dict:
