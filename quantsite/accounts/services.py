@@ -156,6 +156,7 @@ def user_email_change_confirm(*, token: str) -> User:
 
 
 @transaction.atomic
+@transaction.atomic
 def user_disable(*, user: User) -> bool:
     """Disable an account now; returns whether it was active.
 

@@ -193,16 +193,3 @@ def _end_reason_for(hub: Hub, now: dt.datetime) -> str:
     if hub.stopped_at is not None:
         return Assignment.EndReason.HUB_STOPPED
     return Assignment.EndReason.HUB_DEAD
-
-
-@transaction.atomic
-def assignments_end_for_user(
-    *, user: User, reason: str = Assignment.EndReason.USER_DISABLED
-) -> int:
-    """End the user's open assignment (a disabled or removed account): their server
-    credential is revoked with it, and their hub stops their server on its next heartbeat (the
-    user is in its ``stop`` list). Idempotent; returns how many ended (0 or 1)."""
-    _lock_user(user.pk)
-    return assignments_end(
-        Assignment.objects.filter(user_id=user.pk), reason=reason, now=timezone.now()
-    )

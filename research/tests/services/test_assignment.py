@@ -1,16 +1,11 @@
 """Routing: sticky, fewest users, capacity and headroom, stale, dead, draining, stop, move."""
 
 import pytest
-from oauth2_provider.models import AccessToken
 
 from research.exceptions import HubConflict, NoHubAvailable
 from research.models import Assignment, Hub
-from research.services.assignment import (
-    assignment_locate,
-    assignment_move,
-    assignments_end_for_user,
-)
-from research.services.hubs import hub_disable, hub_drain, hub_stop, server_token_issue
+from research.services.assignment import assignment_locate, assignment_move
+from research.services.hubs import hub_disable, hub_drain, hub_stop
 from research.tests.conftest import heartbeat_age
 
 pytestmark = pytest.mark.django_db
@@ -224,17 +219,3 @@ def test_a_move_to_a_full_or_dead_hub_is_refused_and_changes_nothing(make_hub, m
 
     assert open_assignments(user) == ["hub-a"]
     assert counts() == {"hub-a": 2, "hub-b": 1, "hub-c": 0}
-
-
-def test_a_disabled_users_assignment_ends_with_their_server_credential(make_hub, make_user):
-    hub = make_hub("hub-1")
-    ada = make_user(username="ada")
-    assignment_locate(user=ada)
-    server_token_issue(hub=hub, username="ada")
-
-    ended = assignments_end_for_user(user=ada)
-    again = assignments_end_for_user(user=ada)
-
-    assert (ended, again) == (1, 0)
-    assert Assignment.objects.get(user=ada).end_reason == "user_disabled"
-    assert not AccessToken.objects.filter(user=ada, scope="notebooks").exists()

@@ -6,11 +6,12 @@ import threading
 import pytest
 from django.db import connection
 from django.utils import timezone
+from oauth2_provider.models import AccessToken
 
 from research.models import Assignment, DiscoveryClock, Hub, HubEvent
 from research.services.assignment import assignment_locate
 from research.services.bookkeeping import discovery_bookkeeping
-from research.services.hubs import hub_drain, hub_heartbeat_record
+from research.services.hubs import hub_drain, hub_heartbeat_record, server_token_issue
 from research.tests.conftest import heartbeat_age
 
 
@@ -160,15 +161,18 @@ def test_after_an_outage_a_hub_that_never_comes_back_dies(make_hub, make_user):
 
 
 @pytest.mark.django_db
-def test_a_disabled_users_assignment_ends(make_hub, make_user):
-    make_hub("hub-1")
+def test_a_disabled_users_assignment_ends_with_their_server_credential(make_hub, make_user):
+    hub = make_hub("hub-1")
     ada = make_user(username="ada")
     assignment_locate(user=ada)
+    server_token_issue(hub=hub, username="ada")
     ada.is_active = False
     ada.save()
 
     report = discovery_bookkeeping()
+    again = discovery_bookkeeping()
 
-    assert report.assignments_ended == 1
+    assert (report.assignments_ended, again.assignments_ended) == (1, 0)
     assert Assignment.objects.get(user=ada).end_reason == "user_disabled"
     assert Hub.objects.get(name="hub-1").assigned_count == 0
+    assert not AccessToken.objects.filter(user=ada, scope="notebooks").exists()
