@@ -62,36 +62,38 @@ def test_a_server_whose_credential_was_revoked_renews_it_through_its_hub(
 def test_a_crashed_hub_restarts_and_a_user_moved_back_finds_their_notebooks(
     start_hub, person, make_user_files
 ):
-    hub1, hub2 = start_hub("hub-1"), start_hub("hub-2")
-    for hub in (hub1, hub2):
+    hubs = {hub.url: hub for hub in (start_hub("hub-1"), start_hub("hub-2"))}
+    for hub in hubs.values():
         hub.wait_ready()
         hub_registered(hub.name)
     ada = person("ada")
     make_user_files("ada", {"research/alpha.ipynb": "notebook", "research/notes.txt": "x"})
-    assert ada.open_lab() == hub1.url  # the emptiest hub, first by creation on a tie
+    # Whichever hub routing picks (both are empty; a loaded machine may let one go stale).
+    hub1 = hubs[ada.open_lab()]
+    (hub2,) = (hub for hub in hubs.values() if hub is not hub1)
     assert servers_of(hub1, "ada") != []
-    started = Hub.objects.get(name="hub-1").started_at
+    started = Hub.objects.get(name=hub1.name).started_at
 
     hub1.kill()  # SIGKILL: its proxy and ada's server keep running
-    wait_until(
-        lambda: ada.frame_url().startswith(hub2.url), timeout=30, what="ada to move to hub-2"
+    wait_until(lambda: ada.frame_url().startswith(hub2.url), timeout=30, what="ada to move")
+    assert (
+        Assignment.objects.get(user__username="ada", hub__name=hub1.name).end_reason == "hub_dead"
     )
-    assert Assignment.objects.get(user__username="ada", hub__name="hub-1").end_reason == "hub_dead"
     hub1.restart()
     hub1.wait_ready()
     wait_until(
-        lambda: Hub.objects.get(name="hub-1").started_at > started, what="hub-1 to start again"
+        lambda: Hub.objects.get(name=hub1.name).started_at > started, what="the hub to start again"
     )
     # The restarted hub adopted ada's server; she is on hub-2 now, so the heartbeat's stop list
     # makes hub-1 stop it (its credential died with her assignment there).
     wait_until(
         lambda: "stopped ada's server" in hub1.log_path.read_text(),
-        what="hub-1 to stop ada's old server",
+        what="the restarted hub to stop ada's old server",
     )
     assert servers_of(hub1, "ada") == []
     assignment_move(
         assignment=Assignment.objects.get(user__username="ada", ended_at__isnull=True),
-        hub=Hub.objects.get(name="hub-1"),
+        hub=Hub.objects.get(name=hub1.name),
     )
 
     assert ada.open_lab() == hub1.url
@@ -225,13 +227,14 @@ def database_unreachable():
 def test_a_database_outage_keeps_every_server_and_every_user_on_their_hub(
     start_hub, person, make_user_files
 ):
-    hub1, hub2 = start_hub("hub-1"), start_hub("hub-2")
-    for hub in (hub1, hub2):
+    hubs = {hub.url: hub for hub in (start_hub("hub-1"), start_hub("hub-2"))}
+    for hub in hubs.values():
         hub.wait_ready()
         hub_registered(hub.name)
     ada, bob = person("ada"), person("bob")
     make_user_files("ada", {"research/alpha.ipynb": "notebook"})
-    assert (ada.open_lab(), bob.open_lab()) == (hub1.url, hub2.url)
+    # Wherever routing puts them (the emptiest live hub; a loaded machine may let one go stale).
+    hub1, hub2 = hubs[ada.open_lab()], hubs[bob.open_lab()]
     servers = {"ada": servers_of(hub1, "ada"), "bob": servers_of(hub2, "bob")}
     wait_until(
         lambda: Assignment.objects.filter(server_running=True).count() == 2,
@@ -252,10 +255,10 @@ def test_a_database_outage_keeps_every_server_and_every_user_on_their_hub(
     )
 
     assert during.status_code == 503  # the store said it is briefly unavailable
-    assert (hub1.process.poll(), hub2.process.poll()) == (None, None)
+    assert [hub.process.poll() for hub in hubs.values()] == [None, None]
     assert {"ada": servers_of(hub1, "ada"), "bob": servers_of(hub2, "bob")} == servers
     assert ada.frame_url().startswith(hub1.url)
     assert bob.frame_url().startswith(hub2.url)
     assert not Assignment.objects.filter(ended_at__isnull=False).exists()
     assert listing(ada, hub1.url).status_code == 200
-    assert "shutting the hub down" not in hub1.log_path.read_text()
+    assert not any("shutting the hub down" in hub.log_path.read_text() for hub in hubs.values())
