@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format migrate clean
+.PHONY: run test test-fast lint format migrate clean
 
 # The virtual environment (site, test tools, and the hubs' JupyterHub + quanthub), rebuilt
 # when the requirements change.
@@ -25,9 +25,24 @@ node_modules/.installed: package.json package-lock.json
 migrate: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 
+# The platform in the foreground under honcho (Procfile); Ctrl-C stops all of it. Without
+# REDIS_URL tasks run inline, so only the site and the hubs start (no worker, no beat).
+SITE_URL      ?= http://$(HOST):$(PORT)
+RUN_PROCESSES := $(if $(REDIS_URL),web worker beat hub-1 hub-2,web hub-1 hub-2)
+
 run: migrate node_modules/.installed
+	$(BIN)/python manage.py create_oidc_key
 	$(BIN)/python manage.py create_demo_users
-	$(BIN)/python scripts/run_platform.py --host $(HOST) --port $(PORT)
+	@echo "Starting $(RUN_PROCESSES). Log in at $(SITE_URL)/ as demo / demo-password (staff:" \
+		"ops / ops-password) and open $(SITE_URL)/research once both hubs say" \
+		"'JupyterHub is now running'. Ctrl-C stops everything."
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 HOST=$(HOST) PORT=$(PORT) \
+		SITE_URL=$(SITE_URL) $(BIN)/honcho start $(RUN_PROCESSES)
+
+# The inner loop: everything but the live hubs and the browsers, on the test database the last
+# run left (--reuse-db; --create-db starts afresh), without the npm step.
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not live and not browser" --reuse-db -n auto $(PYTEST_ARGS)
 
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -38,6 +53,7 @@ test: $(VENV)/.installed node_modules/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

@@ -1,19 +1,38 @@
 """Fixtures shared by every app's tests."""
 
+import shutil
 import socket
 import threading
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+
+from hubs.local import PROXY
 
 pytest_plugins = ["quantsite.tests.browser"]
 
 
 def pytest_runtest_setup(item):
+    """Skip what this environment cannot run, saying what it needs (the markers are listed in
+    pyproject.toml; ``make test-fast`` deselects ``live`` and ``browser`` altogether)."""
     if item.get_closest_marker("postgres") and not settings.DATABASES["default"]["ENGINE"].endswith(
         "postgresql"
     ):
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+    if item.get_closest_marker("redis") and not settings.REDIS_URL:
+        pytest.skip("needs Redis (set REDIS_URL)")
+    if item.get_closest_marker("live") and not PROXY.exists():
+        pytest.skip("needs configurable-http-proxy (npm ci)")
+    if item.get_closest_marker("browser") and not shutil.which("chromium"):
+        pytest.skip("needs Chromium (apt-get install -y chromium)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _oidc_signing_key():
+    # The embedded default's ID-token key, made as `make run` makes it (once per state
+    # directory); the settings read it on first use, and site processes tests start find it too.
+    call_command("create_oidc_key", verbosity=0)
 
 
 @pytest.fixture(autouse=True)

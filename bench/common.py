@@ -1,14 +1,20 @@
-"""Shared parts of the benchmarks: a fresh PostgreSQL database, the site under gunicorn on
-loopback, and latency statistics. Benchmarks print their figures; nothing here asserts."""
+"""Shared parts of the benchmarks: a fresh PostgreSQL database, the site under gunicorn and a
+Celery worker on loopback, a server credential, one-shot HTTP requests, and latency statistics.
+Benchmarks print their figures; nothing here asserts."""
 
 import contextlib
+import datetime as dt
+import http.client
 import os
+import secrets
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +43,7 @@ def django_setup(database_url: str, **env: str) -> None:
     django.setup()
     from django.core.management import call_command
 
+    call_command("create_oidc_key", verbosity=0)  # for this process and the sites it starts
     call_command("migrate", verbosity=0)
 
 
@@ -103,6 +110,87 @@ def gunicorn(database_url: str, workers: int = 4, redis_url: str = "", **env: st
             process.kill()
 
 
+@contextlib.contextmanager
+def celery_worker(database_url: str, redis_url: str, log_path: Path):
+    """One Celery worker (prefork, concurrency 1) on the default queue, brokered by
+    ``redis_url``, logging to ``log_path``; yields the process once it is ready; stops it after."""
+    environment = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    environment["DEBUG"] = "0"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "quantsite",
+        "worker",
+        "--concurrency",
+        "1",
+        "--pool",
+        "prefork",
+        "-Q",
+        "celery",
+        "--loglevel",
+        "INFO",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    with open(log_path, "wb") as log:
+        # A session of its own, so that the pool's child can be killed with it if need be.
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while b" ready." not in log_path.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_bytes()[-2000:].decode(errors="replace")
+                raise RuntimeError(f"the Celery worker did not start:\n{tail}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()  # warm shutdown: the pool's child finishes and exits first
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def server_token(user, scope: str = "notebooks") -> str:
+    """A raw bearer token for ``user`` with ``scope``, valid six hours, stored as /o/token/
+    would store it (needs Django set up)."""
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken, set_token_value
+
+    raw = secrets.token_urlsafe(32)
+    token = AccessToken(user=user, scope=scope, expires=timezone.now() + dt.timedelta(hours=6))
+    set_token_value(token, raw)
+    token.save()
+    return raw
+
+
+def request(base: str, method: str, path: str, body: bytes | None = None, headers=None):
+    """One request to ``base`` on a new connection (gunicorn's sync workers close each one);
+    returns ``(status, body, seconds)``, the seconds from sending to the last byte read."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        started = time.perf_counter()
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        return response.status, data, time.perf_counter() - started
+    finally:
+        connection.close()
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -118,4 +206,19 @@ def summary(latencies_s: list[float]) -> str:
         f"mean={statistics.fmean(ms):.1f} ms"
         if ms
         else "n=0"
+    )
+
+
+def ms(seconds: float) -> str:
+    """``seconds`` as whole milliseconds: ``"256 ms"``."""
+    return f"{seconds * 1000:.0f} ms"
+
+
+def stats(values: list[float]) -> str:
+    """Seconds as ``p50 …, min …, max … ms, n=…`` (``n=0`` when there are none)."""
+    if not values:
+        return "n=0"
+    return (
+        f"p50 {ms(percentile(values, 50))}, min {ms(min(values))}, max {ms(max(values))}, "
+        f"n={len(values)}"
     )

@@ -15,16 +15,14 @@ PGContents' scale (100,000 users, 220,000 notebooks, 310,000 checkpoints, small 
 import argparse
 import asyncio
 import base64
-import datetime as dt
 import os
-import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import django_setup, fresh_database, gunicorn, percentile
+from common import django_setup, fresh_database, gunicorn, percentile, server_token
 
 SIZES = {"100 KB": 100_000, "1 MB": 1_000_000, "10 MB": 10_000_000}
 ROUNDS = {"100 KB": 30, "1 MB": 20, "10 MB": 8}
@@ -79,19 +77,6 @@ def raw_roundtrips(database_url: str, payload: bytes, rounds: int) -> list[float
     return times
 
 
-def server_token(user) -> str:
-    from django.utils import timezone
-    from oauth2_provider.models import AccessToken, set_token_value
-
-    raw = secrets.token_urlsafe(32)
-    token = AccessToken(
-        user=user, scope="notebooks", expires=timezone.now() + dt.timedelta(hours=6)
-    )
-    set_token_value(token, raw)
-    token.save()
-    return raw
-
-
 async def listing_times(manager, path: str, rounds: int = 20) -> list[float]:
     times = []
     for i in range(rounds + 1):
@@ -105,16 +90,12 @@ async def listing_times(manager, path: str, rounds: int = 20) -> list[float]:
 def seed_directory(user, count: int) -> None:
     import nbformat
 
-    from research.services.contents import content_save
+    from research.services.notebooks import directory_create, notebook_save
 
-    content_save(user=user, path="many", model={"type": "directory"})
+    directory_create(user=user, path="many")
     small = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("x")])
     for i in range(count):
-        content_save(
-            user=user,
-            path=f"many/n{i:04}.ipynb",
-            model={"type": "notebook", "format": "json", "content": small},
-        )
+        notebook_save(user=user, path=f"many/n{i:04}.ipynb", notebook=small)
 
 
 def seed_scale(users=100_000, notebooks=220_000, checkpoints=310_000) -> None:

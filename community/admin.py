@@ -1,9 +1,11 @@
-"""Staff moderate the forum: hide, lock and delete topics and replies."""
+"""Staff moderate the forum: hide, lock and delete topics and replies, through the forum's
+services (``community.services.forum``), as the forum's own pages do."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_deleted_objects
 
 from community.models import Clone, Reply, SharedNotebook, SharedNotebookVersion, Tag, Topic
-from community.sanitize import markdown_to_html
+from community.services import forum
 
 
 class ForumPostAdmin(admin.ModelAdmin):
@@ -13,16 +15,18 @@ class ForumPostAdmin(admin.ModelAdmin):
     actions = ["hide", "unhide"]
 
     def save_model(self, request, obj, form, change):
-        obj.body_html = markdown_to_html(obj.body)
-        super().save_model(request, obj, form, change)
+        forum.post_staff_save(post=obj)
 
     @admin.action(description="Hide from the forum")
     def hide(self, request, queryset):
-        queryset.update(hidden=True)
+        self.moderate(queryset, hidden=True)
 
     @admin.action(description="Show again")
     def unhide(self, request, queryset):
-        queryset.update(hidden=False)
+        self.moderate(queryset, hidden=False)
+
+    def moderate(self, queryset, **flags) -> None:
+        raise NotImplementedError
 
 
 class ReplyInline(admin.TabularInline):
@@ -53,11 +57,40 @@ class TopicAdmin(ForumPostAdmin):
 
     @admin.action(description="Lock (no new replies)")
     def lock(self, request, queryset):
-        queryset.update(locked=True)
+        self.moderate(queryset, locked=True)
 
     @admin.action(description="Unlock")
     def unlock(self, request, queryset):
-        queryset.update(locked=False)
+        self.moderate(queryset, locked=False)
+
+    def moderate(self, queryset, **flags) -> None:
+        forum.topics_moderate(topics=queryset, **flags)
+
+    def delete_model(self, request, obj):
+        forum.topic_delete(topic=obj, editor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        forum.topics_delete(topics=queryset, editor=request.user)
+
+    def get_deleted_objects(self, objs, request):
+        """What the confirmation page lists: a topic with a shared notebook goes with the
+        notebook's record (``forum.topic_delete``), so that record and all it holds are
+        listed (and its delete permission is needed)."""
+        topics = [topic for topic in objs if not topic.shared_notebook_id]
+        notebooks = [topic.shared_notebook for topic in objs if topic.shared_notebook_id]
+        listed, counts, perms_needed, protected = [], {}, set(), []
+        for group in (topics, notebooks):
+            if not group:
+                continue
+            more, more_counts, more_perms, more_protected = get_deleted_objects(
+                group, request, self.admin_site
+            )
+            listed += more
+            for name, count in more_counts.items():
+                counts[name] = counts.get(name, 0) + count
+            perms_needed |= more_perms
+            protected += more_protected
+        return listed, counts, perms_needed, protected
 
 
 @admin.register(Reply)
@@ -66,6 +99,15 @@ class ReplyAdmin(ForumPostAdmin):
     list_filter = ("hidden",)
     search_fields = ("body", "author__username")
     readonly_fields = ("topic", "author", "body_html", "created", "edited")
+
+    def moderate(self, queryset, **flags) -> None:
+        forum.replies_moderate(replies=queryset, **flags)
+
+    def delete_model(self, request, obj):
+        forum.reply_delete(reply=obj, editor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        forum.replies_delete(replies=queryset, editor=request.user)
 
 
 @admin.register(Tag)

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from community.services.forum import MAX_TAGS, tag_names_clean
 from community.services.sharing import shared_notebook_share
 from quantsite.api import validated
-from research.services.contents import ContentsError
+from quantsite.permissions import TokenHasUser
 
 
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
@@ -29,7 +29,7 @@ class ShowcaseCellField(serializers.Field):
 class ShareApi(APIView):
     """Share a notebook of the caller's store to the community (a new version on re-share)."""
 
-    permission_classes = [IsAuthenticatedOrTokenHasScope]
+    permission_classes = [IsAuthenticatedOrTokenHasScope, TokenHasUser]
     required_scopes = ["notebooks"]
     # Gzip bodies are inflated by the parser, after authentication (quantsite.api.JSONParser).
     request_encodings = ("gzip",)
@@ -66,8 +66,6 @@ class ShareApi(APIView):
         summary="Share a notebook",
     )
     def post(self, request: Request) -> Response:
-        if request.user is None or not request.user.is_authenticated:
-            raise ContentsError(403, "This token does not belong to a user.")
         data = validated(self.ShareInputSerializer, request.data)
         version = shared_notebook_share(
             user=request.user,

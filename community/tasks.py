@@ -1,14 +1,13 @@
-import datetime as dt
+"""The community's Celery tasks: each takes ids (or nothing), and calls one service."""
 
 from celery import shared_task
-from django.utils import timezone
 
-from community.models import SharedNotebookVersion
-from community.services import rendering
+from community.services import render_queue, rendering
 from community.storage import StorageUnavailable
 
 
 @shared_task(
+    name=render_queue.RENDER_TASK,
     acks_late=True,
     ignore_result=True,
     autoretry_for=(StorageUnavailable,),
@@ -23,11 +22,5 @@ def shared_notebook_render(version_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def shared_notebook_render_sweep() -> None:
-    """Periodic: queue every version still waiting a minute after it was shared (a lost task,
-    or Redis down at share time)."""
-    stale = SharedNotebookVersion.objects.filter(
-        render_state=SharedNotebookVersion.RenderState.PENDING,
-        created__lt=timezone.now() - dt.timedelta(minutes=1),
-    ).values_list("pk", flat=True)
-    for version_id in stale[:500]:
-        shared_notebook_render.delay(version_id)
+    """Periodic (beat): queue again the renders a lost task or a broker outage left pending."""
+    render_queue.shared_notebook_render_sweep()

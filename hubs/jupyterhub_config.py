@@ -1,4 +1,4 @@
-"""JupyterHub configuration of the local hubs that `make run` starts (scripts/run_platform.py).
+"""JupyterHub configuration of the local hubs that `make run` starts (hubs/local.py).
 
 Everything the site needs is in `quanthub.configure(c)`; this file adds what running several
 hubs on one machine needs: their own ports, state directories, the proxy from node_modules,

@@ -1,5 +1,11 @@
-"""Local hubs: real JupyterHub processes on loopback ports, for `make run` and the tests."""
+"""Local hubs: real JupyterHub processes on loopback ports, for `make run` and the tests.
 
+`make run` starts each hub as its own process (Procfile) with ``python -m hubs.local run
+hub-1``: wait for the site, register the hub, then become JupyterHub. Tests, benchmarks and
+fault drills start, kill and restart hubs themselves with `LocalHub`.
+"""
+
+import argparse
 import contextlib
 import json
 import os
@@ -12,11 +18,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
+from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
 PROXY = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
+
+# The hubs `make run` starts, each with its public port as an offset from the site's port
+# (site on 8000: hub-1 on 8101, hub-2 on 8201; each also takes the two ports after its own).
+LOCAL_HUBS = {"hub-1": 101, "hub-2": 201}
 
 
 # What a hub inherits from the environment of whoever starts it (the site's, under `make run`):
@@ -78,11 +89,45 @@ class LocalHub:
         extra_env: dict[str, str] | None = None,
         log=None,
     ) -> "LocalHub":
-        """Start JupyterHub for this hub (its discovery service registers it with the site)."""
-        if not PROXY.exists():
-            raise RuntimeError(f"{PROXY} is missing: run `npm ci` in {ROOT}")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        env = {
+        """Start JupyterHub for this hub as a child process in a session of its own (its
+        discovery service registers it with the site); ``log`` takes its output."""
+        env = self._prepare(site_url, client_id, client_secret, extra_env)
+        self.process = subprocess.Popen(
+            self.command(env),
+            cwd=self.state_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+            start_new_session=True,  # signals come from whoever started it, not the terminal
+        )
+        return self
+
+    def exec(self, *, site_url: str, client_id: str, client_secret: str) -> None:
+        """Replace this process with JupyterHub for this hub (never returns): whoever runs
+        this process (honcho) signals JupyterHub itself, which stops its servers and tells
+        discovery it stops."""
+        env = self._prepare(site_url, client_id, client_secret, None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.chdir(self.state_dir)
+        os.execve(sys.executable, self.command(env), env)  # noqa: S606 (no shell by design)
+
+    def command(self, env: dict[str, str]) -> list[str]:
+        """JupyterHub with the config file QUANTHUB_HUB_CONFIG (e.g. hubs/isolated/), else ours."""
+        config = env.get("QUANTHUB_HUB_CONFIG") or str(CONFIG)
+        return [sys.executable, "-m", "jupyterhub", "-f", config]
+
+    def environment(
+        self,
+        *,
+        site_url: str,
+        client_id: str,
+        client_secret: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> dict[str, str]:
+        """JupyterHub's environment: what it may inherit (HUB_ENV_KEEP) and its QUANTHUB_*
+        settings for this hub, then ``extra_env``."""
+        return {
             **hub_environment(os.environ),
             "QUANTHUB_SITE_URL": site_url,
             "QUANTHUB_HUB_URL": self.url,
@@ -97,19 +142,21 @@ class LocalHub:
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             **(extra_env or {}),
         }
-        # The JupyterHub config file: QUANTHUB_HUB_CONFIG (e.g. hubs/isolated/), else ours.
-        config = env.get("QUANTHUB_HUB_CONFIG") or str(CONFIG)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", config],
-            cwd=self.state_dir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT if log else None,
-            start_new_session=True,  # signals come from whoever started it, not the terminal
+
+    def _prepare(self, site_url, client_id, client_secret, extra_env) -> dict[str, str]:
+        """Check the proxy is installed, make the state directory; the hub's environment."""
+        if not PROXY.exists():
+            raise RuntimeError(f"{PROXY} is missing: run `npm ci` in {ROOT}")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        return self.environment(
+            site_url=site_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            extra_env=extra_env,
         )
-        return self
 
     def wait_ready(self, timeout: float = 60) -> None:
+        """Until the hub answers /hub/health; RuntimeError if it exits or takes too long."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -227,3 +274,66 @@ def free_port_block(size: int = 3) -> int:
                 sock.close()
         return base
     raise RuntimeError("no free block of ports")
+
+
+# -- `python -m hubs.local run NAME`: one local hub of `make run` (Procfile) --------------------
+
+
+def local_hub(name: str, site_url: str) -> LocalHub:
+    """The local hub ``name`` (a key of LOCAL_HUBS) beside the site at ``site_url``: its port
+    is the site's plus the hub's offset, its state in QUANTSITE_VAR_DIR (default var/)/hubs/."""
+    site_port = urlsplit(site_url).port or 80
+    var_dir = Path(os.environ.get("QUANTSITE_VAR_DIR") or ROOT / "var")
+    return LocalHub(name, site_port + LOCAL_HUBS[name], var_dir / "hubs" / name)
+
+
+def wait_for_site(site_url: str, timeout: float = 60) -> None:
+    """Until the site answers /healthz with 200; SystemExit after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urlopen(f"{site_url}/healthz", timeout=2) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the site did not answer at {site_url} within {timeout} s")
+
+
+def run(name: str, site_url: str) -> None:
+    """Wait for the site, register hub ``name`` (a new client secret), become its JupyterHub."""
+    hub = local_hub(name, site_url)
+    wait_for_site(site_url)
+    credentials = register(ROOT / "manage.py", hub.name, hub.url)
+    print(f"{hub.name} registered at {hub.url}; starting JupyterHub", flush=True)
+    hub.exec(
+        site_url=site_url,
+        client_id=credentials["client_id"],
+        client_secret=credentials["client_secret"],
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """``run NAME``, NAME one of LOCAL_HUBS (argparse refuses others: exit status 2)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m hubs.local", description="Run one local hub of `make run`."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser(
+        "run",
+        help="Wait for the site (SITE_URL, default http://127.0.0.1:8000), register the hub, "
+        "then exec JupyterHub.",
+    )
+    run_parser.add_argument("name", choices=list(LOCAL_HUBS), help="Which local hub.")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    site_url = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+    run(args.name, site_url)
+
+
+if __name__ == "__main__":
+    main()

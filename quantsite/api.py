@@ -14,18 +14,55 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from quantsite.errors import database_unavailable
 from quantsite.exceptions import ApplicationError
+from research.exceptions import (
+    BadNotebook,
+    CopyTooLarge,
+    DirectoryNotEmpty,
+    EntryExists,
+    InvalidModel,
+    InvalidPath,
+    IsADirectory,
+    NoSuchEntry,
+    NotADirectory,
+    NotebookStoreError,
+    TooLarge,
+)
+
+# The notebook store's errors, with the status jupyter_server's own contents manager answers
+# for each case (its test suite checks them; JupyterLab reads them). Most specific first.
+_STORE_STATUS: dict[type[NotebookStoreError], int] = {
+    NoSuchEntry: 404,
+    EntryExists: 409,
+    TooLarge: 413,
+    CopyTooLarge: 400,
+    BadNotebook: 400,
+    InvalidModel: 400,
+    InvalidPath: 400,
+    IsADirectory: 400,
+    NotADirectory: 400,
+    DirectoryNotEmpty: 400,
+}
+
+
+def error_status(error: ApplicationError) -> int:
+    """The HTTP status of a domain error: the store's by the table above, any other by the
+    ``status_code`` it declares. The API's handler and the HTML views both answer with it."""
+    for cls in type(error).__mro__:
+        if cls in _STORE_STATUS:
+            return _STORE_STATUS[cls]
+    return error.status_code
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Every API error as ``{"detail": message}`` (the ``Error`` schema), with its status.
 
-    Our domain errors carry their status (and ``Retry-After``); a database outage is a 503 with
-    ``Retry-After``; DRF's validation errors keep their per-field messages under ``errors``,
-    with ``detail`` saying them in one line.
+    Our domain errors answer with ``error_status`` (and ``Retry-After``); a database outage is a
+    503 with ``Retry-After``; DRF's validation errors keep their per-field messages under
+    ``errors``, with ``detail`` saying them in one line.
     """
     if isinstance(exc, ApplicationError):
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-        return Response({"detail": exc.message}, status=exc.status_code, headers=headers)
+        return Response({"detail": exc.message}, status=error_status(exc), headers=headers)
     if database_unavailable(exc):
         return Response(
             {"detail": "The site's database is unavailable; try again shortly."},
@@ -57,7 +94,8 @@ class JSONParser(parsers.JSONParser):
     """The one JSON parser of every API: bounded in size, depth and encoding.
 
     - The body is capped before parsing (``API_MAX_BODY_BYTES``; views that take larger bodies
-      set ``max_body_bytes``): Django's own cap does not apply to the stream DRF reads. 413.
+      set ``max_body_bytes``, the contents API to ``NOTEBOOK_MAX_BODY_BYTES``): Django's own
+      cap (``DATA_UPLOAD_MAX_MEMORY_SIZE``) does not apply to the stream DRF reads. 413.
     - ``Content-Encoding: gzip`` is inflated here, so after the view has authenticated the
       caller, and only for views that declare ``request_encodings = ("gzip",)``; the inflated
       size is capped by the same limit and by ``API_GZIP_MAX_RATIO`` times the bytes received,

@@ -2,24 +2,47 @@
 
 They run with every management command (``migrate``, ``runserver``, ``check``) and, because WSGI
 servers run no checks, from ``wsgi.py``/``asgi.py`` before the first request.
+
+Each check is a function of a settings object (``django.conf.settings``, or a settings module
+read apart, as the tests read it under another environment) registered once for the site.
 """
 
-from django.conf import settings
+from types import ModuleType
+
+from django.conf import LazySettings, settings
 from django.core import checks
 from django.core.management.base import SystemCheckError
 
+from quantsite.keys import CREATE_COMMAND
+
 TAG = "quantsite"
+
+Settings = LazySettings | ModuleType
 
 
 @checks.register(TAG, checks.Tags.security)
 def production_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    return production_errors(settings)
+
+
+@checks.register(TAG)
+def notebook_keys_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    return notebook_key_errors(settings)
+
+
+@checks.register(TAG)
+def oidc_key_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    return oidc_key_warnings(settings)
+
+
+def production_errors(config: Settings) -> list[checks.CheckMessage]:
     """With ``PRODUCTION`` set: errors for a missing secret key, SQLite, DEBUG, an OIDC
     signing key that does not come from the environment, or an email backend that sends
     nothing. Without it: nothing."""
-    if not settings.PRODUCTION:
+    if not config.PRODUCTION:
         return []
     errors = []
-    if not settings.SECRET_KEY_FROM_ENV:
+    if not config.SECRET_KEY_FROM_ENV:
         errors.append(
             checks.Error(
                 "SECRET_KEY is not set.",
@@ -27,7 +50,7 @@ def production_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMe
                 id="quantsite.E001",
             )
         )
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if config.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         errors.append(
             checks.Error(
                 "Production cannot run on SQLite.",
@@ -35,11 +58,11 @@ def production_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMe
                 id="quantsite.E002",
             )
         )
-    if settings.DEBUG:
+    if config.DEBUG:
         errors.append(
             checks.Error("DEBUG is on in production.", hint="Unset DEBUG.", id="quantsite.E003")
         )
-    if not settings.OIDC_KEY_FROM_ENV:
+    if not config.OIDC_KEY_FROM_ENV:
         errors.append(
             checks.Error(
                 "OIDC_RSA_PRIVATE_KEY is not set.",
@@ -47,7 +70,7 @@ def production_settings_check(app_configs=None, **kwargs) -> list[checks.CheckMe
                 id="quantsite.E004",
             )
         )
-    errors.extend(_email_errors())
+    errors.extend(_email_errors(config))
     return errors
 
 
@@ -60,8 +83,8 @@ NON_SENDING_EMAIL_BACKENDS = {
 }
 
 
-def _email_errors() -> list[checks.CheckMessage]:
-    backend = settings.EMAIL_BACKEND
+def _email_errors(config: Settings) -> list[checks.CheckMessage]:
+    backend = config.EMAIL_BACKEND
     if backend in NON_SENDING_EMAIL_BACKENDS:
         return [
             checks.Error(
@@ -71,7 +94,7 @@ def _email_errors() -> list[checks.CheckMessage]:
                 id="quantsite.E006",
             )
         ]
-    if backend == "django.core.mail.backends.smtp.EmailBackend" and not settings.EMAIL_HOST:
+    if backend == "django.core.mail.backends.smtp.EmailBackend" and not config.EMAIL_HOST:
         return [
             checks.Error(
                 "EMAIL_HOST is not set for the SMTP email backend.",
@@ -91,13 +114,12 @@ def refuse_unsafe_production() -> None:
         )
 
 
-@checks.register(TAG)
-def notebook_keys_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+def notebook_key_errors(config: Settings) -> list[checks.CheckMessage]:
     """NOTEBOOK_ENCRYPTION_KEYS must be Fernet keys, or nothing could be stored or read."""
     from cryptography.fernet import Fernet
 
     errors = []
-    for index, key in enumerate(settings.NOTEBOOK_ENCRYPTION_KEYS):
+    for index, key in enumerate(config.NOTEBOOK_ENCRYPTION_KEYS):
         try:
             Fernet(key)
         except (ValueError, TypeError):
@@ -110,3 +132,19 @@ def notebook_keys_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]
                 )
             )
     return errors
+
+
+def oidc_key_warnings(config: Settings) -> list[checks.CheckMessage]:
+    """Outside production, a warning while the embedded default's signing key is not made yet:
+    the site starts (``make run`` makes the key after ``migrate``), and signing an ID token
+    without it fails with the same advice. Production requires the key from the environment
+    (``production_errors``)."""
+    if config.PRODUCTION or config.OIDC_KEY_FROM_ENV or config.OIDC_KEY_PATH.exists():
+        return []
+    return [
+        checks.Warning(
+            f"There is no OIDC signing key at {config.OIDC_KEY_PATH}.",
+            hint=f"Run `{CREATE_COMMAND}` (`make run` does), or set OIDC_RSA_PRIVATE_KEY.",
+            id="quantsite.W001",
+        )
+    ]

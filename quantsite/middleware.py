@@ -41,22 +41,6 @@ def _has_nul(query_dict) -> bool:
     )
 
 
-class FrameAncestorsMiddleware:
-    """No other site may frame ours: ``Content-Security-Policy: frame-ancestors 'none'``.
-
-    The CSP form of ``X-Frame-Options: DENY`` (both are sent). A view that sets its own policy
-    (``/research`` adds ``frame-src`` for its hub) keeps ``frame-ancestors 'none'`` in it.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
-        return response
-
-
 class RequestEncodingMiddleware:
     """Answer 415 to an encoded request body (``Content-Encoding`` other than ``identity``)
     unless the view it is for inflates it itself, after authenticating the caller.

@@ -1,10 +1,10 @@
 """Quantsite settings: one module, driven by environment variables.
 
 With nothing set, the site runs on its embedded defaults (SQLite, Celery tasks inline, console
-email, a generated OIDC signing key under ``var/``). Environment variables switch to real
-services: ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL`` (Celery broker and a real worker).
-``PRODUCTION=1`` turns on the checks in ``quantsite/checks.py``, which refuse to start without a
-secret key, on SQLite, or without an OIDC key from the environment.
+email, an OIDC signing key under ``var/`` made by ``manage.py create_oidc_key``). Environment
+variables switch to real services: ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL`` (Celery broker
+and a real worker). ``PRODUCTION=1`` turns on the checks in ``quantsite/checks.py``, which refuse
+to start without a secret key, on SQLite, or without an OIDC key from the environment.
 
 Every variable is listed in README.md.
 """
@@ -14,55 +14,50 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import botocore.config
-import dj_database_url
+import environ
+from csp import constants as csp_constants
 
-from quantsite.keys import rsa_private_key_pem
+from quantsite.keys import rsa_private_key_lazy
 
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
+# ------------------------------------------------------------------------------
+# Environment variables (django-environ)
+# https://django-environ.readthedocs.io/en/latest/types.html
+# ------------------------------------------------------------------------------
+env = environ.Env()
+# Values are read literally: django-environ takes a value that starts with "$" as the name of
+# another variable (its proxy values), and a random SECRET_KEY may start so; every "$" is
+# escaped here and unescaped by the reader (escape_proxy). An empty variable counts as unset
+# (a shell's `NAME= command`), so it gets the default, as it always has here.
+env.escape_proxy = True
+env.ENVIRON = {name: value.replace("$", r"\$") for name, value in os.environ.items() if value}
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Runtime state of the embedded default: SQLite database, generated keys. Git-ignored.
-VAR_DIR = Path(os.environ.get("QUANTSITE_VAR_DIR", BASE_DIR / "var"))
+# Runtime state of the embedded default: SQLite database, signing key. Git-ignored.
+VAR_DIR = Path(env.str("QUANTSITE_VAR_DIR", default=str(BASE_DIR / "var")))
 
 # ------------------------------------------------------------------------------
 # Core
 # https://docs.djangoproject.com/en/5.2/ref/settings/#core-settings
 # ------------------------------------------------------------------------------
-PRODUCTION = env_bool("PRODUCTION")
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+PRODUCTION = env.bool("PRODUCTION", default=False)
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 
 # Checked in production by quantsite.checks: the development key below must never serve users.
-SECRET_KEY_FROM_ENV = bool(os.environ.get("SECRET_KEY"))
-SECRET_KEY = os.environ.get("SECRET_KEY") or "insecure-development-key-never-use-in-production"
+SECRET_KEY_FROM_ENV = "SECRET_KEY" in env
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-never-use-in-production")
 
 # The site's public origin, as browsers and hubs reach it (no trailing slash).
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 _site = urlsplit(SITE_URL)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [_site.hostname or "127.0.0.1", "127.0.0.1", "localhost"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [f"{_site.scheme}://{_site.netloc}"])
+# Comma-separated lists; spaces around the commas are dropped.
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS",
+    cast=str.strip,
+    default=[_site.hostname or "127.0.0.1", "127.0.0.1", "localhost"],
+)
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", cast=str.strip, default=[f"{_site.scheme}://{_site.netloc}"]
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -77,6 +72,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "oauth2_provider",
     "axes",
+    "csp",
     "quantsite.accounts",
     "research",
     "community",
@@ -94,7 +90,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "quantsite.middleware.FrameAncestorsMiddleware",
+    # Every Content-Security-Policy header (CONTENT_SECURITY_POLICY below; views that need
+    # another policy say so with django-csp's decorators).
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes requires: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -120,16 +118,16 @@ TEMPLATES = [
 
 # ------------------------------------------------------------------------------
 # Database: PostgreSQL from DATABASE_URL, SQLite under var/ otherwise
-# https://github.com/jazzband/dj-database-url
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+# https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
 # ------------------------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
+if "DATABASE_URL" in env:
     DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
-        )
+        "default": {
+            **env.db_url("DATABASE_URL"),
+            "CONN_MAX_AGE": env.int("DATABASE_CONN_MAX_AGE", default=60),
+            "CONN_HEALTH_CHECKS": True,
+        }
     }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Send parameters apart from the SQL text (psycopg 3): a 10 MB notebook goes over as
@@ -156,13 +154,13 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # While the database is unreachable every request answers 503 with this Retry-After (seconds).
-DATABASE_RETRY_AFTER = env_int("DATABASE_RETRY_AFTER", 5)
+DATABASE_RETRY_AFTER = env.int("DATABASE_RETRY_AFTER", default=5)
 
 # ------------------------------------------------------------------------------
 # Health: /healthz (liveness, touches nothing) and /readyz (readiness: the database must answer
 # within READYZ_TIMEOUT seconds; Redis and S3, each with its own timeout, are only reported)
 # ------------------------------------------------------------------------------
-READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 1.5)
+READYZ_TIMEOUT = env.float("READYZ_TIMEOUT", default=1.5)
 
 # ------------------------------------------------------------------------------
 # Accounts and authentication
@@ -197,15 +195,15 @@ LOGOUT_REDIRECT_URL = "home"
 # failures there, and an address for every username after AXES_ADDRESS_FAILURE_LIMIT, for
 # AXES_COOLOFF_MINUTES (quantsite.accounts.lockout). Nobody can lock a username out from
 # elsewhere. https://django-axes.readthedocs.io/en/latest/4_configuration.html
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_ADDRESS_FAILURE_LIMIT = env_int("AXES_ADDRESS_FAILURE_LIMIT", 50)
-AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=50)
+AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_HANDLER = "quantsite.accounts.lockout.LockoutHandler"
 # The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front (the load
 # balancer, ...), the address the outermost one saw, from X-Forwarded-For. 0 ignores that
 # header, which any client can send.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "quantsite.accounts.lockout.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
@@ -216,14 +214,16 @@ AXES_VERBOSE = False
 # https://django-oauth-toolkit.readthedocs.io/en/latest/settings.html
 # ------------------------------------------------------------------------------
 # The RSA key that signs ID tokens: PEM text from the environment, or, in the embedded
-# default only, a key generated on first run under var/ (git-ignored).
-OIDC_KEY_FROM_ENV = bool(os.environ.get("OIDC_RSA_PRIVATE_KEY"))
+# default only, the file `manage.py create_oidc_key` makes (`make run` runs it), read on first
+# use (quantsite.keys; quantsite.checks warns at start when it is missing).
+OIDC_KEY_PATH = VAR_DIR / "oidc-rsa-key.pem"
+OIDC_KEY_FROM_ENV = "OIDC_RSA_PRIVATE_KEY" in env
 if OIDC_KEY_FROM_ENV:
-    OIDC_RSA_PRIVATE_KEY = os.environ["OIDC_RSA_PRIVATE_KEY"]
+    OIDC_RSA_PRIVATE_KEY = env.str("OIDC_RSA_PRIVATE_KEY")
 elif PRODUCTION:
     OIDC_RSA_PRIVATE_KEY = ""  # quantsite.checks refuses to start
 else:
-    OIDC_RSA_PRIVATE_KEY = rsa_private_key_pem(VAR_DIR / "oidc-rsa-key.pem")
+    OIDC_RSA_PRIVATE_KEY = rsa_private_key_lazy(OIDC_KEY_PATH)
 
 OAUTH_SCOPES = {
     "openid": "Know who you are on Quantsite",
@@ -259,9 +259,11 @@ OAUTH2_PROVIDER = {
     "CLIENT_SECRET_HASHER": "hmac_sha256",
     # Lifetimes: short-lived access, rotating refresh tokens that expire.
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
-    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 60 * 60),
-    "ID_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 60 * 60),
-    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_REFRESH_TOKEN_SECONDS", 14 * 24 * 60 * 60),
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=60 * 60),
+    "ID_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=60 * 60),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int(
+        "OAUTH_REFRESH_TOKEN_SECONDS", default=14 * 24 * 60 * 60
+    ),
     "ROTATE_REFRESH_TOKEN": True,
     # A used refresh token presented again revokes the whole token family (RFC 9700 4.14).
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
@@ -298,15 +300,15 @@ REST_FRAMEWORK = {
     # "?format=" belongs to Jupyter's contents API (text/base64), not to renderer selection.
     "URL_FORMAT_OVERRIDE": None,
 }
-# The largest JSON body an API takes unless a view says otherwise (the contents API takes a
-# file at NOTEBOOK_MAX_FILE_BYTES, base64 in JSON). Django's own cap on any body read into
-# memory is set in the notebook storage block below, to the largest of these.
-API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024)
+# The largest JSON body an API takes (quantsite.api.JSONParser), unless the API carries whole
+# files: the contents API takes NOTEBOOK_MAX_BODY_BYTES (the notebook storage block below,
+# which also sets Django's own cap on a body read into memory from these two).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 # A gzip request body (accepted only by the contents and share APIs, after authentication) may
 # inflate at most this many times the bytes sent (past its first megabyte), and never past the
 # API's body limit. Deeper JSON than API_MAX_JSON_DEPTH is refused (parsers recurse).
-API_GZIP_MAX_RATIO = env_int("API_GZIP_MAX_RATIO", 200)
-API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 100)
+API_GZIP_MAX_RATIO = env.int("API_GZIP_MAX_RATIO", default=200)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=100)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quantsite API",
     "DESCRIPTION": "APIs of the Quantsite research platform. Bearer tokens come from /o/token/.",
@@ -323,7 +325,7 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis broker from REDIS_URL, tasks inline otherwise
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # ------------------------------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -335,12 +337,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing is bounded: with the broker down or hung, a web request that queues a task gives
 # up within about two seconds (quantsite.tasks.enqueue_after_commit logs it; the periodic
 # sweeps queue the work again), instead of waiting on kombu's default retries.
-CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 1.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     # A Redis that accepts and never answers; longer than the worker's 1 s blocking poll.
-    "socket_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 2.0),
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=2.0),
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
@@ -356,9 +358,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "discovery-bookkeeping": {
         "task": "research.tasks.discovery_bookkeeping",
-        "schedule": env_float("DISCOVERY_BOOKKEEPING_INTERVAL", 5.0),
+        "schedule": env.float("DISCOVERY_BOOKKEEPING_INTERVAL", default=5.0),
         # A late run is useless once the next one is due.
-        "options": {"expires": env_float("DISCOVERY_BOOKKEEPING_INTERVAL", 5.0)},
+        "options": {"expires": env.float("DISCOVERY_BOOKKEEPING_INTERVAL", default=5.0)},
     },
 }
 
@@ -366,50 +368,55 @@ CELERY_BEAT_SCHEDULE = {
 # Discovery: hubs heartbeat; users go to the live hub with the fewest users
 # See ARCHITECTURE.md, "Find my hub". Times in seconds.
 # ------------------------------------------------------------------------------
-DISCOVERY_HEARTBEAT_INTERVAL = env_float("DISCOVERY_HEARTBEAT_INTERVAL", 1.0)
+DISCOVERY_HEARTBEAT_INTERVAL = env.float("DISCOVERY_HEARTBEAT_INTERVAL", default=1.0)
 # After this long without a heartbeat a hub gets no new users (its users stay).
-DISCOVERY_STALE_AFTER = env_float("DISCOVERY_STALE_AFTER", 5.0)
+DISCOVERY_STALE_AFTER = env.float("DISCOVERY_STALE_AFTER", default=5.0)
 # After this long it is dead: its assignments end and its users are placed elsewhere.
-DISCOVERY_DEAD_AFTER = env_float("DISCOVERY_DEAD_AFTER", 30.0)
+DISCOVERY_DEAD_AFTER = env.float("DISCOVERY_DEAD_AFTER", default=30.0)
 # Seats of every hub kept free of new assignments (for staff moves and returning users).
-DISCOVERY_HEADROOM = env_int("DISCOVERY_HEADROOM", 0)
-DISCOVERY_DEFAULT_CAPACITY = env_int("DISCOVERY_DEFAULT_CAPACITY", 100)
+DISCOVERY_HEADROOM = env.int("DISCOVERY_HEADROOM", default=0)
+DISCOVERY_DEFAULT_CAPACITY = env.int("DISCOVERY_DEFAULT_CAPACITY", default=100)
 # What the "no hub available" answers tell clients to wait before trying again.
-DISCOVERY_RETRY_AFTER = env_int("DISCOVERY_RETRY_AFTER", 5)
+DISCOVERY_RETRY_AFTER = env.int("DISCOVERY_RETRY_AFTER", default=5)
 
 # ------------------------------------------------------------------------------
-# Notebook storage (research.services.contents)
+# Notebook storage (research.services.notebooks; the API in research.api.contents)
 # ------------------------------------------------------------------------------
 # The largest file a user may store, in bytes of the file itself (before encryption).
-NOTEBOOK_MAX_FILE_BYTES = env_int("NOTEBOOK_MAX_FILE_BYTES", 50 * 1024 * 1024)
+NOTEBOOK_MAX_FILE_BYTES = env.int("NOTEBOOK_MAX_FILE_BYTES", default=50 * 1024 * 1024)
 # The most a directory copy may duplicate at once, in bytes.
-NOTEBOOK_MAX_COPY_BYTES = env_int("NOTEBOOK_MAX_COPY_BYTES", 500 * 1024 * 1024)
+NOTEBOOK_MAX_COPY_BYTES = env.int("NOTEBOOK_MAX_COPY_BYTES", default=500 * 1024 * 1024)
 # Checkpoints kept per file: 0 keeps every one; N keeps the newest N.
-NOTEBOOK_CHECKPOINTS_KEEP = env_int("NOTEBOOK_CHECKPOINTS_KEEP", 0)
+NOTEBOOK_CHECKPOINTS_KEEP = env.int("NOTEBOOK_CHECKPOINTS_KEEP", default=0)
 # Master keys for encryption at rest (Fernet keys, newest first); empty: stored in plain text.
-NOTEBOOK_ENCRYPTION_KEYS = env_list("NOTEBOOK_ENCRYPTION_KEYS", [])
-# Django's cap on a request body read into memory: a notebook save at the size limit.
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, NOTEBOOK_MAX_FILE_BYTES * 4 // 3 + 2**20)
+NOTEBOOK_ENCRYPTION_KEYS = env.list("NOTEBOOK_ENCRYPTION_KEYS", cast=str.strip, default=[])
+# The largest body of a save through the contents API: a file at the size limit, base64 in
+# JSON (4/3 of its bytes), with 64 KiB for the model around it. Derived, not a variable.
+NOTEBOOK_MAX_BODY_BYTES = NOTEBOOK_MAX_FILE_BYTES * 4 // 3 + 64 * 1024
+# Django's cap on a request body read into memory (forms, request.body), from the same two:
+# nothing the APIs accept is refused before their own limit answers.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, NOTEBOOK_MAX_BODY_BYTES)
 # How long a user's server credential lives (it also ends with the user's assignment).
-NOTEBOOK_SERVER_TOKEN_SECONDS = env_int("NOTEBOOK_SERVER_TOKEN_SECONDS", 12 * 60 * 60)
+NOTEBOOK_SERVER_TOKEN_SECONDS = env.int("NOTEBOOK_SERVER_TOKEN_SECONDS", default=12 * 60 * 60)
 
 # ------------------------------------------------------------------------------
 # Email: console in the embedded default, SMTP from EMAIL_HOST. Production refuses to start
 # with a backend that sends nothing (quantsite.checks): reset links must not go to logs.
 # https://docs.djangoproject.com/en/5.2/topics/email/
 # ------------------------------------------------------------------------------
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_PORT = env_int("EMAIL_PORT", 587)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
 # EMAIL_BACKEND names another backend (a provider's API, say); otherwise SMTP with a host.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="") or (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Quantsite <noreply@quantsite.local>")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Quantsite <noreply@quantsite.local>")
 
 # ------------------------------------------------------------------------------
 # Static files (whitenoise)
@@ -425,29 +432,29 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not PRODUCTION
 # With S3_BUCKET set, shared notebooks go to S3 (django-storages + boto3); credentials come
 # from the usual AWS_* variables or the instance's role. https://django-storages.readthedocs.io
-S3_BUCKET = os.environ.get("S3_BUCKET", "")
+S3_BUCKET = env.str("S3_BUCKET", default="")
 # Every S3 call is bounded: a hung or refusing store fails the request within seconds (503
 # with Retry-After) instead of holding a worker. django-storages takes this botocore Config for
 # every S3 storage. https://docs.aws.amazon.com/botocore/latest/reference/config.html
-AWS_S3_CONNECT_TIMEOUT = env_float("AWS_S3_CONNECT_TIMEOUT", 2.0)
-AWS_S3_READ_TIMEOUT = env_float("AWS_S3_READ_TIMEOUT", 2.0)
-AWS_S3_MAX_ATTEMPTS = env_int("AWS_S3_MAX_ATTEMPTS", 2)  # the first try included
+AWS_S3_CONNECT_TIMEOUT = env.float("AWS_S3_CONNECT_TIMEOUT", default=2.0)
+AWS_S3_READ_TIMEOUT = env.float("AWS_S3_READ_TIMEOUT", default=2.0)
+AWS_S3_MAX_ATTEMPTS = env.int("AWS_S3_MAX_ATTEMPTS", default=2)  # the first try included
 AWS_S3_CLIENT_CONFIG = botocore.config.Config(
     connect_timeout=AWS_S3_CONNECT_TIMEOUT,
     read_timeout=AWS_S3_READ_TIMEOUT,
     retries={"total_max_attempts": AWS_S3_MAX_ATTEMPTS, "mode": "standard"},
-    s3={"addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "auto")},
+    s3={"addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="auto")},
     signature_version="s3v4",
 )
 # What a 503 for a failed store tells clients to wait before trying again, in seconds.
-STORAGE_RETRY_AFTER = env_int("STORAGE_RETRY_AFTER", 30)
+STORAGE_RETRY_AFTER = env.int("STORAGE_RETRY_AFTER", default=30)
 if S3_BUCKET:
     DEFAULT_STORAGE = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": S3_BUCKET,
-            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
-            "region_name": os.environ.get("AWS_S3_REGION_NAME", "us-east-1"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("AWS_S3_REGION_NAME", default="us-east-1"),
             "client_config": AWS_S3_CLIENT_CONFIG,
             "default_acl": None,
             "file_overwrite": False,
@@ -473,6 +480,14 @@ STORAGES = {
 # https://docs.djangoproject.com/en/5.2/topics/security/
 # ------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): no other site may frame ours, the CSP form of
+# X-Frame-Options: DENY (both are sent). Pages with their own needs (the forum, rendered
+# notebooks, /research's frame of its hub) change it per view with csp.decorators.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+# (django-csp's own default-src 'self' is left out: the site's pages set no other directive.)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {"default-src": None, "frame-ancestors": [csp_constants.NONE]}
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _site.scheme == "https" or PRODUCTION
@@ -482,11 +497,11 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # HTTPS only: plain-HTTP requests are redirected, except the health checks a load
     # balancer makes on the inside; browsers are told to use HTTPS for a year (HSTS).
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 60 * 60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 # ------------------------------------------------------------------------------
 # Internationalization
@@ -504,6 +519,16 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # runserver's access log without the hubs' heartbeats (one a second per hub; kept at DEBUG)
+    "filters": {"quiet_heartbeats": {"()": "quantsite.log_filters.QuietHeartbeats"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["quiet_heartbeats"],
+        },
+    },
 }

@@ -1,16 +1,31 @@
-"""Queueing Celery tasks from web requests without letting the broker fail the request."""
+"""Queueing Celery tasks from services without letting the broker fail the request.
+
+Services name the tasks they queue (``"community.tasks.shared_notebook_render"``), as Celery's
+messages do, instead of importing them: each app's ``tasks`` module calls its services, so a
+service that imported it would close an import cycle (the layers in pyproject.toml).
+"""
 
 import logging
 
-from celery import Task
+from celery import Task, current_app
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue_after_commit(task: Task, *args, **kwargs) -> None:
-    """Queue ``task(*args, **kwargs)`` once the current transaction commits (at once outside
-    one; nothing if it rolls back).
+def task_named(name: str) -> Task:
+    """The task registered under ``name``. A process that has not loaded it yet (a web
+    process imports no ``tasks`` module of its own) loads every app's tasks first, as a
+    worker does when it starts (Celery's autodiscovery). Raises ``KeyError`` for a name no
+    app registers."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]
+
+
+def enqueue_after_commit(task: Task | str, *args, **kwargs) -> None:
+    """Queue ``task(*args, **kwargs)`` (a task, or its registered name) once the current
+    transaction commits (at once outside one; nothing if it rolls back).
 
     The write that asked for the task stands whatever happens to the broker: a publish that
     fails (Redis refused, hung or gone; ``CELERY_BROKER_*`` settings bound how long it tries)
@@ -20,10 +35,14 @@ def enqueue_after_commit(task: Task, *args, **kwargs) -> None:
     logged the same way: the caller's write is committed either way.
     """
 
+    name = task if isinstance(task, str) else task.name
+
     def publish() -> None:
         try:
-            task.apply_async(args=args, kwargs=kwargs)
+            (task_named(task) if isinstance(task, str) else task).apply_async(
+                args=args, kwargs=kwargs
+            )
         except Exception:  # kombu, redis and socket errors; an inline task's own errors
-            logger.exception("Could not queue %s%r; a sweep will pick it up", task.name, args)
+            logger.exception("Could not queue %s%r; a sweep will pick it up", name, args)
 
     transaction.on_commit(publish)

@@ -35,3 +35,67 @@ class HubNotAllowed(ApplicationError):
     """The hub asked for something about a user it does not hold."""
 
     status_code = 403
+
+
+# -- the notebook store ------------------------------------------------------------------------
+# Raised by research.services.notebooks, research.selectors.notebooks and the contents API's
+# model layer. They carry no HTTP status: ``quantsite.api.error_status`` maps each to the one
+# jupyter_server's own contents manager answers for the case, in one table.
+
+
+class NotebookStoreError(ApplicationError):
+    """The base of the notebook store's refusals (``except NotebookStoreError`` catches all)."""
+
+
+class InvalidPath(NotebookStoreError):
+    """A path that names nothing a store may hold: traversal, control characters, lone
+    surrogates, names or paths too long, or the root where an entry is needed."""
+
+
+class InvalidModel(NotebookStoreError):
+    """A request that is malformed: a contents model's field of the wrong type, an unknown
+    type or format, content that does not decode, a chunk out of sequence."""
+
+
+class BadNotebook(InvalidModel):
+    """A notebook that is not one the store can write or read (nbformat 4 only)."""
+
+
+class NoSuchEntry(NotebookStoreError):
+    """No file, directory or checkpoint at the path (or id) asked for, in the caller's space."""
+
+
+class EntryExists(NotebookStoreError):
+    """The target path is taken (or a concurrent save created it first, or no free name is
+    left)."""
+
+
+class IsADirectory(NotebookStoreError):
+    """A file operation on a directory."""
+
+
+class NotADirectory(NotebookStoreError):
+    """A directory operation on a file."""
+
+
+class DirectoryNotEmpty(NotebookStoreError):
+    """A non-recursive delete of a directory that holds entries."""
+
+
+class TooLarge(NotebookStoreError):
+    """A file over ``NOTEBOOK_MAX_FILE_BYTES`` (``size`` its logical bytes)."""
+
+    def __init__(self, size: int):
+        limit = settings.NOTEBOOK_MAX_FILE_BYTES
+        super().__init__(
+            f"The file is {size} bytes; the largest file this site stores is {limit} bytes."
+        )
+        self.size = size
+
+
+class CopyTooLarge(NotebookStoreError):
+    """A copy whose files add up to more than ``NOTEBOOK_MAX_COPY_BYTES``."""
+
+    def __init__(self, path: str, size: int):
+        super().__init__(f"{path} is too large to copy ({size} bytes).")
+        self.size = size

@@ -270,3 +270,26 @@ class ContentCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.pk} of {self.entry_id}"
+
+
+class ContentUploadChunk(models.Model):
+    """A chunk of a large upload in progress (JupyterLab sends chunks 1, 2, ..., -1).
+
+    The first chunk is saved as the file itself; each later one is staged here, sealed on its
+    own, so no chunk rewrites what came before; the last chunk joins them into the file in one
+    write and deletes these rows. Until then the file reads as it was after the first chunk.
+    A new first chunk or a whole save of the file discards what an abandoned upload staged.
+    """
+
+    entry = models.ForeignKey(ContentEntry, on_delete=models.CASCADE, related_name="upload_chunks")
+    content = models.BinaryField()
+    size = models.BigIntegerField()  # logical (unencrypted) bytes
+    key_id = models.CharField(max_length=16, blank=True)
+    created = models.DateTimeField()
+
+    class Meta:
+        # Chunks join in the order they were staged: each is staged under the file's row lock.
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"upload chunk {self.pk} of {self.entry_id}"

@@ -1,18 +1,20 @@
 from urllib.parse import quote
 
+from csp import constants as csp_constants
+from csp.decorators import csp_update
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from research.exceptions import NoHubAvailable
-from research.models import ContentEntry, Hub
+from quantsite.api import error_status
+from research.exceptions import NoHubAvailable, NotebookStoreError
+from research.models import Hub
+from research.selectors.notebooks import file_read, notebook_list
 from research.services.assignment import assignment_locate
-from research.services.contents import ContentsError, content_bytes
 
 
 class ResearchForm(forms.Form):
@@ -57,28 +59,28 @@ def research(request: HttpRequest) -> HttpResponse:
         )
         response["Retry-After"] = str(error.retry_after)
         return response
-    response = render(
-        request,
-        "research/research.html",
-        {"hub": hub, "lab_url": lab_url(hub, form.cleaned_data["path"])},
-    )
+
     # The page frames its hub and nothing else; the site's own origin is there because the
-    # hub's login passes through /o/authorize inside the frame. No one may frame this page.
-    response["Content-Security-Policy"] = f"frame-ancestors 'none'; frame-src 'self' {hub.origin}"
-    return response
+    # hub's login passes through /o/authorize inside the frame. No one may frame this page (the
+    # site's policy, which this adds to). The hub is known only now, so django-csp's public
+    # decorator goes on the function that renders the page rather than on the view (the other
+    # way would be setting the private response attribute it sets, ``_csp_update``).
+    @csp_update({"frame-src": [csp_constants.SELF, hub.origin]})
+    def page(request: HttpRequest) -> HttpResponse:
+        return render(
+            request,
+            "research/research.html",
+            {"hub": hub, "lab_url": lab_url(hub, form.cleaned_data["path"])},
+        )
+
+    return page(request)
 
 
 @login_required
 @require_GET
 def notebooks(request: HttpRequest) -> HttpResponse:
     """The user's notebooks on the site: size, last change, checkpoints, downloads."""
-    entries = (
-        ContentEntry.objects.filter(user=request.user, type=ContentEntry.Type.FILE)
-        .filter(name__endswith=".ipynb")
-        .annotate(checkpoint_count=Count("checkpoints"))
-        .defer("content")
-        .order_by("path")
-    )
+    entries = notebook_list(user=request.user)
     return render(request, "research/notebooks.html", {"entries": entries})
 
 
@@ -87,9 +89,9 @@ def notebooks(request: HttpRequest) -> HttpResponse:
 def notebook_download(request: HttpRequest, path: str) -> HttpResponse:
     """The file's bytes as an attachment (the user's own files only)."""
     try:
-        name, data = content_bytes(user=request.user, path=path)
-    except ContentsError as error:
-        return render(request, "404.html", {"message": error.message}, status=error.status_code)
+        name, data = file_read(user=request.user, path=path)
+    except NotebookStoreError as error:
+        return render(request, "404.html", {"message": error.message}, status=error_status(error))
     response = HttpResponse(data, content_type="application/octet-stream")
     response["Content-Disposition"] = content_disposition_header(True, name)
     return response

@@ -1,15 +1,16 @@
-"""The forum's writes: topics, replies and tags, and who may edit what.
+"""The forum's writes: topics, replies and tags, moderation, and who may edit what.
 
 Authors edit and delete their own posts while the topic is open (not hidden, not locked);
 staff may always (``may_edit``, the one rule for every path that changes a topic, re-sharing its
-notebook included). Markdown is sanitized when it is saved, so pages show stored HTML as is.
+notebook included), on the forum's pages and in the admin alike. Markdown is sanitized when it
+is saved, so pages show stored HTML as is.
 """
 
 import re
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from community.models import Like, Reply, Tag, Topic
@@ -100,12 +101,48 @@ def topic_edit(*, topic: Topic, editor: User, title: str, body: str, tags: list[
 
 
 def topic_delete(*, topic: Topic, editor: User) -> None:
-    """The author (or staff) deletes a topic, with its shared notebook's record."""
+    """The author (or staff) deletes a topic, with its shared notebook's record (its versions
+    and their clone records go with it; the stored files are shared by content and stay).
+    ``ForumPermissionDenied`` if ``editor`` may not."""
     edit_check(editor, author_id=topic.author_id, topic=topic)
     if topic.shared_notebook_id:
         topic.shared_notebook.delete()  # cascades to the topic
     else:
         topic.delete()
+
+
+@transaction.atomic
+def topics_delete(*, topics: QuerySet[Topic], editor: User) -> int:
+    """``topic_delete`` for each of ``topics`` (a moderator's bulk delete), all or none;
+    return how many were deleted."""
+    deleted = 0
+    for topic in topics.select_related("shared_notebook"):
+        topic_delete(topic=topic, editor=editor)
+        deleted += 1
+    return deleted
+
+
+def topics_moderate(
+    *, topics: QuerySet[Topic], hidden: bool | None = None, locked: bool | None = None
+) -> int:
+    """Moderators hide (or show again) and lock (or unlock) ``topics``; None leaves that flag
+    as it is (one of them is given). Return how many topics there were. Hiding takes a topic,
+    its replies and its notebook's files off the forum (``community.selectors``); locking
+    freezes it for its author (``may_edit``) and closes it to replies."""
+    flags = {"hidden": hidden, "locked": locked}
+    return topics.update(**{name: value for name, value in flags.items() if value is not None})
+
+
+def replies_moderate(*, replies: QuerySet[Reply], hidden: bool) -> int:
+    """Moderators hide replies from their topics, or show them again."""
+    return replies.update(hidden=hidden)
+
+
+def post_staff_save(*, post: Topic | Reply) -> None:
+    """Save a topic or a reply as a moderator changed it in the admin: its HTML is rendered
+    again from its Markdown body, sanitized as an author's is."""
+    post.body_html = markdown_to_html(post.body)
+    post.save()
 
 
 @transaction.atomic
@@ -143,3 +180,14 @@ def reply_edit(*, reply: Reply, editor: User, body: str) -> Reply:
 def reply_delete(*, reply: Reply, editor: User) -> None:
     edit_check(editor, author_id=reply.author_id, topic=reply.topic)
     reply.delete()
+
+
+@transaction.atomic
+def replies_delete(*, replies: QuerySet[Reply], editor: User) -> int:
+    """``reply_delete`` for each of ``replies`` (a moderator's bulk delete), all or none;
+    return how many were deleted."""
+    deleted = 0
+    for reply in replies.select_related("topic"):
+        reply_delete(reply=reply, editor=editor)
+        deleted += 1
+    return deleted

@@ -1,6 +1,6 @@
 """Rendering a shared notebook version: sanitized HTML of the whole notebook, a preview of its
 showcase cell, and a thumbnail of its first image output that the server draws anew.
-Idempotent: a ready version is left as it is."""
+Idempotent: a ready version is left as it is. ``render_queue`` queues it."""
 
 import base64
 import binascii
@@ -28,11 +28,7 @@ from pygments.util import ClassNotFound
 
 from community.models import SharedNotebookVersion
 from community.sanitize import clean_html
-from community.storage import (
-    StorageUnavailable,
-    store_immutable,
-    stored_bytes,
-)
+from community.storage import StorageUnavailable, store_immutable, stored_bytes
 
 logger = logging.getLogger(__name__)
 State = SharedNotebookVersion.RenderState

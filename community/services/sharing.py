@@ -7,19 +7,17 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 
+from community.exceptions import NotShareable, ShareTooLarge
 from community.models import Clone, SharedNotebook, SharedNotebookVersion, Topic
 from community.sanitize import markdown_to_html
+from community.selectors import clone_origin
 from community.services.forum import edit_check, topic_tags_set
+from community.services.render_queue import shared_notebook_render_enqueue
 from community.storage import store_immutable, stored_bytes
 from quantsite.accounts.models import User
-from quantsite.tasks import enqueue_after_commit
-from research.models import ContentEntry
-from research.services.contents import (
-    ContentsError,
-    content_get,
-    content_save,
-    increment_filename,
-)
+from research.paths import path_normalize
+from research.selectors.notebooks import name_increment, notebook_read
+from research.services.notebooks import directory_create, notebook_save
 
 
 def _showcase_index(nb, showcase_cell) -> int:
@@ -27,7 +25,7 @@ def _showcase_index(nb, showcase_cell) -> int:
     Share marked in its metadata, else the first cell."""
     cells = nb.get("cells", [])
     if not cells:
-        raise ContentsError(400, "An empty notebook cannot be shared.")
+        raise NotShareable("An empty notebook cannot be shared.")
     if showcase_cell is None:
         marked = (
             i
@@ -36,11 +34,10 @@ def _showcase_index(nb, showcase_cell) -> int:
         )
         return next(marked, 0)
     if isinstance(showcase_cell, bool) or not isinstance(showcase_cell, (int, str)):
-        raise ContentsError(400, "showcase_cell must be a cell index or a cell id.")
+        raise NotShareable("showcase_cell must be a cell index or a cell id.")
     if isinstance(showcase_cell, int):
         if not 0 <= showcase_cell < len(cells):
-            raise ContentsError(
-                400,
+            raise NotShareable(
                 f"showcase_cell {showcase_cell} is out of range (the notebook has "
                 f"{len(cells)} cells).",
             )
@@ -48,18 +45,7 @@ def _showcase_index(nb, showcase_cell) -> int:
     for index, cell in enumerate(cells):
         if cell.get("id") == showcase_cell:
             return index
-    raise ContentsError(400, f"No cell with id {showcase_cell!r} in the notebook.")
-
-
-def _lineage(*, user: User, path: str) -> SharedNotebookVersion | None:
-    """The shared version ``user``'s stored file at ``path`` was cloned from, by the server's
-    record of the clone (``Clone``, on the file's row); None if the file was not cloned."""
-    clone = (
-        Clone.objects.filter(entry__user=user, entry__path=path, user=user)
-        .select_related("version")
-        .first()
-    )
-    return clone.version if clone else None
+    raise NotShareable(f"No cell with id {showcase_cell!r} in the notebook.")
 
 
 def shared_notebook_share(
@@ -83,29 +69,30 @@ def shared_notebook_share(
 
     ``tags`` (cleaned names) replace the topic's tags; None keeps them as they are.
 
-    Raises ``ContentsError``: 404 no such notebook, 400 not a valid notebook or a bad
-    showcase cell, 413 over the size limit; ``ForumPermissionDenied`` (403) for a locked or
+    Raises ``NoSuchEntry`` (404) for no such notebook, ``BadNotebook`` or ``NotShareable``
+    (400) for a file that is not a valid notebook or a bad showcase cell, ``ShareTooLarge``
+    (413) over the size limit; ``ForumPermissionDenied`` (403) for a locked or
     hidden topic; ``StorageUnavailable`` (503) when the file store fails.
     """
-    model = content_get(user=user, path=path, type="notebook")
-    nb = nbformat.from_dict(model["content"])
+    path = path_normalize(path)
+    nb = notebook_read(user=user, path=path)
     try:
         nbformat.validate(nb)
     except nbformat.ValidationError as error:
-        raise ContentsError(400, f"Not a valid notebook: {error.message}") from None
+        raise NotShareable(f"Not a valid notebook: {error.message}") from None
     index = _showcase_index(nb, showcase_cell)
     data = nbformat.writes(nb).encode()
     if len(data) > settings.NOTEBOOK_MAX_FILE_BYTES:
-        raise ContentsError(413, "The notebook is over the size limit.")
+        raise ShareTooLarge("The notebook is over the size limit.")
     existing = Topic.objects.filter(
-        shared_notebook__author=user, shared_notebook__source_path=model["path"]
+        shared_notebook__author=user, shared_notebook__source_path=path
     ).first()
     if existing is not None:  # refused before anything is stored
         edit_check(user, author_id=existing.author_id, topic=existing)
     key = store_immutable(data, ".ipynb")
-    origin = _lineage(user=user, path=model["path"])
+    origin = clone_origin(user=user, path=path)
     with transaction.atomic():
-        shared, _ = SharedNotebook.objects.get_or_create(author=user, source_path=model["path"])
+        shared, _ = SharedNotebook.objects.get_or_create(author=user, source_path=path)
         shared = SharedNotebook.objects.select_for_update().get(pk=shared.pk)
         topic = Topic.objects.filter(shared_notebook=shared).first()
         if topic is not None:  # again under the lock: moderators may have acted meanwhile
@@ -128,9 +115,7 @@ def shared_notebook_share(
         )
         if tags is not None:
             topic_tags_set(topic, tags)
-        from community.tasks import shared_notebook_render
-
-        enqueue_after_commit(shared_notebook_render, version.pk)
+        shared_notebook_render_enqueue(version_id=version.pk)
     return version
 
 
@@ -150,13 +135,11 @@ def shared_notebook_clone(*, version: SharedNotebookVersion, reader: User) -> st
     nb.metadata["quantsite"] = {
         "cloned_from": {"shared": version.shared_id, "version": version.number}
     }
-    content_save(user=reader, path="cloned", model={"type": "directory"})
-    name = increment_filename(reader, "cloned", posixpath.basename(version.shared.source_path))
-    path = f"cloned/{name}"
-    content_save(user=reader, path=path, model={"type": "notebook", "content": nb})
-    Clone.objects.create(
-        user=reader, version=version, entry=ContentEntry.objects.get(user=reader, path=path)
-    )
+    directory_create(user=reader, path="cloned")
+    source_name = posixpath.basename(version.shared.source_path)
+    path = f"cloned/{name_increment(user=reader, directory='cloned', filename=source_name)}"
+    entry, _ = notebook_save(user=reader, path=path, notebook=nb)
+    Clone.objects.create(user=reader, version=version, entry=entry)
     Topic.objects.filter(shared_notebook_id=version.shared_id).update(
         clone_count=F("clone_count") + 1
     )

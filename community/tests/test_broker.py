@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from community.models import SharedNotebookVersion
 from community.tasks import shared_notebook_render_sweep
-from research.services.contents import content_save
+from research.services.notebooks import notebook_save
 
 pytestmark = [pytest.mark.usefixtures("media")]
 
@@ -54,7 +54,7 @@ def broker_down(request):
 @pytest.mark.usefixtures("broker_down")
 def test_a_share_while_the_broker_is_down_is_stored_once_and_answers_201(client, ada):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Outage")])
-    content_save(user=ada, path="s.ipynb", model={"type": "notebook", "content": nb})
+    notebook_save(user=ada, path="s.ipynb", notebook=nb)
 
     started = time.monotonic()
     response = client.post(
@@ -75,7 +75,7 @@ def test_a_share_while_the_broker_is_down_is_stored_once_and_answers_201(client,
 @pytest.mark.django_db(transaction=True)
 def test_the_sweep_renders_what_the_outage_left_pending(client, ada, broker_down):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Outage")])
-    content_save(user=ada, path="s.ipynb", model={"type": "notebook", "content": nb})
+    notebook_save(user=ada, path="s.ipynb", notebook=nb)
     client.post(
         "/api/community/shares",
         content_type="application/json",

@@ -17,9 +17,9 @@ from community.services.forum import reply_create
 from community.services.sharing import shared_notebook_share
 from community.storage import storage
 from quantsite.tests.browser import ARTIFACTS, log_in
-from research.services.contents import content_save
+from research.services.notebooks import notebook_save
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 HOOK = """
 window.__hits = [];
@@ -66,9 +66,7 @@ def hostile_notebook():
 def hostile_topic(media, make_user):
     ada = make_user(username="ada")
     make_user(username="bob")
-    content_save(
-        user=ada, path="x.ipynb", model={"type": "notebook", "content": hostile_notebook()}
-    )
+    notebook_save(user=ada, path="x.ipynb", notebook=hostile_notebook())
     version = shared_notebook_share(
         user=ada,
         path="x.ipynb",

@@ -11,7 +11,8 @@ from PIL import Image
 from community.models import Clone, Reply, SharedNotebook, SharedNotebookVersion, Topic
 from community.services.rendering import thumbnail_png
 from community.tests.images import png_b64
-from research.services.contents import content_delete, content_get, content_rename, content_save
+from research.selectors.notebooks import notebook_read
+from research.services.notebooks import entry_delete, entry_rename, notebook_save
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -34,9 +35,7 @@ def share(client, path="s.ipynb", **body):
 
 
 def shared(client, user, nb=None, path="s.ipynb", capture=None, **body):
-    content_save(
-        user=user, path=path, model={"type": "notebook", "content": nb or chart_notebook()}
-    )
+    notebook_save(user=user, path=path, notebook=nb or chart_notebook())
     with capture(execute=True):
         response = share(client, path=path, **body)
     assert response.status_code == 201, response.content
@@ -152,10 +151,10 @@ def test_the_showcase_cell_defaults_to_the_one_marked_in_jupyterlab(
 
 
 def test_an_oversized_notebook_cannot_be_shared(client, ada, settings):
-    content_save(
+    notebook_save(
         user=ada,
         path="big.ipynb",
-        model={"type": "notebook", "content": chart_notebook(text="y" * 300_000)},
+        notebook=chart_notebook(text="y" * 300_000),
     )
     settings.NOTEBOOK_MAX_FILE_BYTES = 200_000  # the limit was lowered after it was saved
 
@@ -167,9 +166,7 @@ def test_an_oversized_notebook_cannot_be_shared(client, ada, settings):
 
 
 def test_an_empty_notebook_cannot_be_shared(client, ada):
-    content_save(
-        user=ada, path="e.ipynb", model={"type": "notebook", "content": nbformat.v4.new_notebook()}
-    )
+    notebook_save(user=ada, path="e.ipynb", notebook=nbformat.v4.new_notebook())
 
     response = share(client, path="e.ipynb")
 
@@ -239,7 +236,7 @@ def test_resharing_without_tags_keeps_them(client, ada, django_capture_on_commit
     [["a b"], ["-x"], ["x" * 33], ["a", "b", "c", "d", "e", "f"], "daily", [["x"]], ["<script>"]],
 )
 def test_bad_tags_get_a_clear_error(client, ada, tags):
-    content_save(user=ada, path="s.ipynb", model={"type": "notebook", "content": chart_notebook()})
+    notebook_save(user=ada, path="s.ipynb", notebook=chart_notebook())
 
     response = share(client, tags=tags)
 
@@ -336,10 +333,10 @@ def test_resharing_to_a_locked_or_hidden_topic_is_refused_whole(
 ):
     shared(client, ada, capture=django_capture_on_commit_callbacks, tags=["daily"])
     Topic.objects.update(**moderation)
-    content_save(
+    notebook_save(
         user=ada,
         path="s.ipynb",
-        model={"type": "notebook", "content": chart_notebook(text="changed")},
+        notebook=chart_notebook(text="changed"),
     )
 
     response = share(client, title="Rewritten", description="New text", tags=["spam"])
@@ -432,8 +429,8 @@ def test_a_clone_shared_again_names_where_it_came_from(
     bob = make_user(username="bob")
     client.force_login(bob)
     client.post(f"/community/shares/{original['id']}/clone")
-    cloned = content_get(user=bob, path="cloned/s.ipynb")
-    assert cloned["content"]["metadata"]["quantsite"]["cloned_from"] == {
+    cloned = notebook_read(user=bob, path="cloned/s.ipynb")
+    assert cloned["metadata"]["quantsite"]["cloned_from"] == {
         "shared": original["id"],
         "version": 1,
     }
@@ -441,7 +438,7 @@ def test_a_clone_shared_again_names_where_it_came_from(
     again = shared(
         client,
         bob,
-        nb=nbformat.from_dict(cloned["content"]),
+        nb=cloned,
         path="cloned/s.ipynb",
         capture=django_capture_on_commit_callbacks,
         title="Momentum, tuned",
@@ -494,19 +491,19 @@ def test_lineage_follows_the_cloned_file_through_a_rename_and_goes_with_it(
     client.force_login(bob)
     client.post(f"/community/shares/{original['id']}/clone")
     clone = Clone.objects.get()
-    content_rename(user=bob, old_path="cloned/s.ipynb", new_path="tuned.ipynb")
-    cloned = content_get(user=bob, path="tuned.ipynb")
-    del cloned["content"]["metadata"]["quantsite"]  # lineage does not rest on the metadata
-    content_save(user=bob, path="tuned.ipynb", model=cloned)
+    entry_rename(user=bob, old_path="cloned/s.ipynb", new_path="tuned.ipynb")
+    cloned = notebook_read(user=bob, path="tuned.ipynb")
+    del cloned["metadata"]["quantsite"]  # lineage does not rest on the metadata
+    notebook_save(user=bob, path="tuned.ipynb", notebook=cloned)
 
     renamed = shared(
         client,
         bob,
         path="tuned.ipynb",
-        nb=nbformat.from_dict(cloned["content"]),
+        nb=cloned,
         capture=django_capture_on_commit_callbacks,
     )
-    content_delete(user=bob, path="tuned.ipynb")
+    entry_delete(user=bob, path="tuned.ipynb")
 
     assert (clone.user, clone.version.shared_id) == (bob, original["id"])
     assert SharedNotebook.objects.get(pk=renamed["id"]).cloned_from.shared_id == original["id"]
@@ -557,10 +554,10 @@ def test_the_list_previews_the_newest_rendered_version(
         showcase_cell=1,
     )
     newest = client.get("/community").content.decode()
-    content_save(
+    notebook_save(
         user=ada,
         path="s.ipynb",
-        model={"type": "notebook", "content": chart_notebook(text="third run")},
+        notebook=chart_notebook(text="third run"),
     )
     share(client, showcase_cell=1)  # version 3 is still rendering (no on-commit callbacks run)
     while_rendering = client.get("/community").content.decode()

@@ -6,7 +6,7 @@ from urllib.parse import quote
 import pytest
 
 from community.tests.test_forum import chart_notebook, share
-from research.services.contents import content_save
+from research.services.notebooks import notebook_save
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
@@ -40,7 +40,7 @@ OK = {200, 302, 400, 404}
 @pytest.fixture
 def topic_url(client, ada):
     """A shared notebook's topic (its version left pending: no render is needed here)."""
-    content_save(user=ada, path="s.ipynb", model={"type": "notebook", "content": chart_notebook()})
+    notebook_save(user=ada, path="s.ipynb", notebook=chart_notebook())
     return share(client).json()["url"]
 
 

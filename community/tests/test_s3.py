@@ -10,7 +10,7 @@ from moto.server import ThreadedMotoServer
 
 from community.models import SharedNotebookVersion
 from community.tests.images import png_b64
-from research.services.contents import content_save
+from research.services.notebooks import notebook_save
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def test_a_share_lands_in_s3_under_content_addressed_keys(
     chart = nbformat.v4.new_code_cell("plot()")
     chart.outputs = [nbformat.v4.new_output("display_data", {"image/png": png_b64()})]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# In S3"), chart])
-    content_save(user=user, path="s.ipynb", model={"type": "notebook", "content": nb})
+    notebook_save(user=user, path="s.ipynb", notebook=nb)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -127,7 +127,7 @@ def ready_version(client, make_user, media, django_capture_on_commit_callbacks, 
     chart = nbformat.v4.new_code_cell("plot()")
     chart.outputs = [nbformat.v4.new_output("display_data", {"image/png": png_b64()})]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Faults"), chart])
-    content_save(user=user, path="s.ipynb", model={"type": "notebook", "content": nb})
+    notebook_save(user=user, path="s.ipynb", notebook=nb)
     with django_capture_on_commit_callbacks(execute=True):
         response = share(client)
     assert response.status_code == 201

@@ -1,5 +1,11 @@
 """The one way quanthub talks to the site: ``SiteClient`` (httpx, async).
 
+One HTTP stack, httpx, for the whole package: the ContentsManager is jupyter_server's
+``AsyncContentsManager`` and makes one round trip per operation, so it wants a pooled keep-alive
+connection to the site (tornado's ``AsyncHTTPClient`` opens a new connection for every request),
+per-call timeouts and request/response hooks; httpx's ``AsyncClient`` gives all three and runs on
+the asyncio loop that tornado, jupyter_server and the discovery service share.
+
 Every part of a hub uses it: the discovery service and the spawn hook with the hub's own
 credential (``HubCredential``: client credentials, scope ``discovery``), and a user's server
 (contents manager, share extension) with the server's credential (``ServerCredential``: scope
@@ -135,7 +141,8 @@ class ServerCredential(Credential):
     revoked when the user's assignment ended) or there is none, a new one comes from the hub's
     discovery service (``QUANTHUB_CREDENTIAL_URL``), which the server asks with its own
     JupyterHub token (``JUPYTERHUB_API_TOKEN``): the service gives it only its own user's
-    token, and the site only while that user is assigned to this hub and active.
+    token, and the site only while that user is assigned to this hub and active. ``timeout``:
+    seconds before that renewal call fails.
     """
 
     def __init__(
@@ -163,19 +170,31 @@ class ServerCredential(Credential):
                 status=401,
             )
         try:
-            response = await client.http.post(
+            # Through the client's one transport and retry policy, but with the server's hub
+            # token instead of a site credential (the renewal is what gets a site credential).
+            response = await client.send(
+                "POST",
                 self.renew_url,
                 headers={"Authorization": f"token {self.hub_token}"},
+                credential=None,
+                idempotent=True,  # a second token for the same server does no harm
                 timeout=self.timeout,
             )
-        except httpx.HTTPError as error:
-            raise SiteError(f"The hub's credential service is unreachable: {error}") from None
-        if response.status_code != 200:
-            raise _error(response, prefix="The hub refused a new credential: ")
+        except SiteError as error:
+            if error.unreachable:
+                raise SiteError(
+                    f"The hub's credential service is unreachable: {error.detail}"
+                ) from None
+            raise SiteError(
+                f"The hub refused a new credential: {error.detail}",
+                status=error.status,
+                retry_after=error.retry_after,
+                body=error.body,
+            ) from None
         return response.json()["token"]
 
 
-def _error(response: httpx.Response, *, prefix: str = "") -> SiteError:
+def _error(response: httpx.Response) -> SiteError:
     try:
         body = response.json()
         detail = body.get("detail") if isinstance(body, dict) else None
@@ -185,7 +204,7 @@ def _error(response: httpx.Response, *, prefix: str = "") -> SiteError:
     with contextlib.suppress(TypeError, ValueError):
         retry_after = float(response.headers.get("Retry-After"))
     return SiteError(
-        prefix + str(detail or response.text[:300] or response.reason_phrase),
+        str(detail or response.text[:300] or response.reason_phrase),
         status=response.status_code,
         retry_after=retry_after,
         body=response.content,
@@ -291,18 +310,3 @@ class SiteClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
-
-
-_server_credentials: dict[tuple[str, str, str], ServerCredential] = {}
-
-
-def server_credential(environ: Mapping[str, str] = os.environ) -> ServerCredential:
-    """This server's one credential, shared by its contents manager and share extension so a
-    renewal by either serves both (one per environment, which is one per server process)."""
-    key = tuple(
-        environ.get(name, "")
-        for name in ("QUANTHUB_CONTENTS_TOKEN", "QUANTHUB_CREDENTIAL_URL", "JUPYTERHUB_API_TOKEN")
-    )
-    if key not in _server_credentials:
-        _server_credentials[key] = ServerCredential.from_environment(environ)
-    return _server_credentials[key]

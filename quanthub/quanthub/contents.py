@@ -12,10 +12,7 @@ read-only at ``readonly_mount`` (``QUANTHUB_READONLY_DIR`` at ``QUANTHUB_READONL
 example shared example notebooks.
 """
 
-import gzip
-import json
 import os
-from datetime import datetime
 from urllib.parse import quote
 
 import nbformat
@@ -25,69 +22,8 @@ from jupyter_server.services.contents.manager import AsyncContentsManager
 from tornado import web
 from traitlets import Bool, Float, Instance, Integer, Unicode, default
 
-from quanthub.client import Credential, ServerCredential, SiteClient, SiteError, server_credential
-
-
-def _datetime(value):
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-
-
-def _dates(model: dict) -> dict:
-    for key in ("created", "last_modified"):
-        if key in model:
-            model[key] = _datetime(model[key])
-    if model.get("type") == "directory" and isinstance(model.get("content"), list):
-        for child in model["content"]:
-            _dates(child)
-    return model
-
-
-class ContentsClient:
-    """The manager's calls to the site's ``/api/contents``: JSON in and out, Jupyter errors.
-
-    Transport, credential renewal and retries are quanthub's one ``SiteClient``'s; this adds
-    the contents API's paths, optional gzip, and the mapping of ``SiteError`` to the
-    ``HTTPError`` JupyterLab expects (a site outage is a 503 that says to try again).
-    """
-
-    def __init__(
-        self, site_url: str, credential: Credential, timeout: float, compress_min_bytes: int
-    ):
-        self.base = "/api/contents"
-        self.compress_min_bytes = compress_min_bytes
-        encoding = "gzip" if compress_min_bytes else "identity"
-        self.site = SiteClient(
-            site_url, credential, timeout=timeout, headers={"Accept-Encoding": encoding}
-        )
-        self.http = self.site.http  # the pooled httpx client (its event hooks, for tests)
-
-    def url(self, path: str, *suffix: str) -> str:
-        parts = [quote(path.strip("/"))] if path.strip("/") else []
-        return "/".join([self.base, *parts, *suffix])
-
-    async def request(self, method: str, url: str, *, params=None, body=None):
-        headers, content = {}, None
-        if body is not None:
-            content = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-            if self.compress_min_bytes and len(content) >= self.compress_min_bytes:
-                content = gzip.compress(content, compresslevel=1)
-                headers["Content-Encoding"] = "gzip"
-        try:
-            return await self.site.call(
-                method, url, params=params, content=content, headers=headers
-            )
-        except SiteError as error:
-            if error.status is None:
-                raise web.HTTPError(
-                    503, f"The notebook store is unreachable: {error.detail}"
-                ) from None
-            if error.outage:
-                wait = f" in {error.retry_after:g} s" if error.retry_after else ""
-                raise web.HTTPError(
-                    503, f"The notebook store is briefly unavailable; try again{wait}."
-                ) from None
-            raise web.HTTPError(error.status, error.detail) from None
+from quanthub.client import ServerCredential
+from quanthub.contents_api import ContentsClient, dates
 
 
 class QuantsiteCheckpoints(AsyncCheckpoints):
@@ -100,7 +36,7 @@ class QuantsiteCheckpoints(AsyncCheckpoints):
 
     async def create_checkpoint(self, contents_mgr, path):
         client = self._client(contents_mgr)
-        return _dates(await client.request("POST", client.url(path, "checkpoints")))
+        return dates(await client.request("POST", client.url(path, "checkpoints")))
 
     async def restore_checkpoint(self, contents_mgr, checkpoint_id, path):
         client = self._client(contents_mgr)
@@ -108,7 +44,7 @@ class QuantsiteCheckpoints(AsyncCheckpoints):
 
     async def list_checkpoints(self, path):
         client = self._client()
-        return [_dates(c) for c in await client.request("GET", client.url(path, "checkpoints"))]
+        return [dates(c) for c in await client.request("GET", client.url(path, "checkpoints"))]
 
     async def delete_checkpoint(self, checkpoint_id, path):
         client = self._client()
@@ -130,6 +66,16 @@ class QuantsiteContentsManager(AsyncContentsManager):
     site_url = Unicode(config=True, help="The site's base URL (QUANTHUB_SITE_URL).")
     api_token = Unicode(
         config=True, help="This server's credential, scope notebooks (QUANTHUB_CONTENTS_TOKEN)."
+    )
+    credential_url = Unicode(
+        config=True,
+        help="Where this server renews its credential when the site refuses it: the hub's "
+        "discovery service (QUANTHUB_CREDENTIAL_URL). Unset: a refused credential is final.",
+    )
+    hub_api_token = Unicode(
+        config=True,
+        help="This server's JupyterHub token, which the discovery service asks for a renewal "
+        "(JUPYTERHUB_API_TOKEN).",
     )
     request_timeout = Float(120.0, config=True, help="Seconds before a call to the site fails.")
     compress_min_bytes = Integer(
@@ -170,6 +116,14 @@ class QuantsiteContentsManager(AsyncContentsManager):
     def _api_token_default(self):
         return os.environ.get("QUANTHUB_CONTENTS_TOKEN", "")
 
+    @default("credential_url")
+    def _credential_url_default(self):
+        return os.environ.get("QUANTHUB_CREDENTIAL_URL", "")
+
+    @default("hub_api_token")
+    def _hub_api_token_default(self):
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
     @default("compress_min_bytes")
     def _compress_default(self):
         return int(os.environ.get("QUANTHUB_CONTENTS_COMPRESS_MIN_BYTES", "0"))
@@ -187,19 +141,22 @@ class QuantsiteContentsManager(AsyncContentsManager):
         return QuantsiteCheckpoints
 
     @property
+    def credential(self) -> ServerCredential:
+        """This server's site credential, made once; the share extension uses it too, so a
+        renewal by either serves both."""
+        if getattr(self, "_credential", None) is None:
+            self._credential = ServerCredential(
+                self.api_token, renew_url=self.credential_url, hub_token=self.hub_api_token
+            )
+        return self._credential
+
+    @property
     def site(self) -> ContentsClient:
         if getattr(self, "_site", None) is None:
             if not self.site_url:
                 raise web.HTTPError(500, "QuantsiteContentsManager needs QUANTHUB_SITE_URL")
-            # The server's one credential (shared with the share extension), unless a token
-            # was configured for this manager alone.
-            credential = server_credential()
-            if self.api_token and self.api_token != credential.token:
-                credential = ServerCredential(
-                    self.api_token, renew_url=credential.renew_url, hub_token=credential.hub_token
-                )
             self._site = ContentsClient(
-                self.site_url, credential, self.request_timeout, self.compress_min_bytes
+                self.site_url, self.credential, self.request_timeout, self.compress_min_bytes
             )
         return self._site
 
@@ -297,7 +254,7 @@ class QuantsiteContentsManager(AsyncContentsManager):
         if self.allow_hidden:
             params["hidden"] = "1"
         client = self.site
-        model = _dates(await client.request("GET", client.url(path), params=params))
+        model = dates(await client.request("GET", client.url(path), params=params))
         if path == "" and self._readonly is not None and content:
             mount = await self._readonly.get("", content=False)
             model["content"].append(self._rebase(mount))
@@ -335,7 +292,7 @@ class QuantsiteContentsManager(AsyncContentsManager):
             self.check_and_sign(nb, path)
             body["content"] = nb
         client = self.site
-        saved = _dates(await client.request("PUT", client.url(path), body=body))
+        saved = dates(await client.request("PUT", client.url(path), body=body))
         if model["type"] == "notebook":
             self._validate(model)
             if model.get("message"):
@@ -355,7 +312,7 @@ class QuantsiteContentsManager(AsyncContentsManager):
         if type == "notebook" and not ext:
             ext = ".ipynb"
         client = self.site
-        return _dates(
+        return dates(
             await client.request("POST", client.url(path), body={"type": type, "ext": ext})
         )
 
@@ -370,7 +327,7 @@ class QuantsiteContentsManager(AsyncContentsManager):
         if self._mounted(from_path) is not None:
             return await super().copy(from_path, to_path)  # out of the read-only mount
         client = self.site
-        model = _dates(
+        model = dates(
             await client.request("POST", client.url(to_path), body={"copy_from": from_path})
         )
         self.emit(data={"action": "copy", "path": model["path"], "source_path": from_path})

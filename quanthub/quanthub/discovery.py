@@ -23,6 +23,12 @@ It also serves, on the hub's internal network, what the hub's other parts need o
 
 It authenticates to the site with the hub's own OAuth application: a client-credentials token
 with scope ``discovery``, renewed before it expires (quanthub's one site client).
+
+Logging: a heartbeat that succeeds logs nothing above debug level (nor do httpx's per-request
+lines, nor the hub's session checks on this service's web server); registration, the hub's
+state in discovery changing, servers stopped, every failed heartbeat, and heartbeats answered
+again after failures are logged at info or above. ``QUANTHUB_LOG_LEVEL=DEBUG`` logs every
+heartbeat.
 """
 
 import asyncio
@@ -43,7 +49,8 @@ from traitlets import Float, Instance, Integer, Unicode, default
 from traitlets.config import Application
 
 from quanthub.client import HubCredential, SiteClient, SiteError
-from quanthub.config import Quanthub
+from quanthub.logs import service_log_request
+from quanthub.settings import DISCOVERY_SERVICE, Quanthub
 
 log = logging.getLogger("quanthub.discovery")
 
@@ -69,7 +76,12 @@ class DiscoveryService(Application):
     service_prefix = Unicode(
         config=True, help="This service's URL prefix (JUPYTERHUB_SERVICE_PREFIX)."
     )
-    heartbeat_interval = Float(1.0, help="Seconds between heartbeats, as the site says.")
+    heartbeat_interval = Float(
+        1.0,
+        config=True,
+        help="Seconds between heartbeats, and between attempts to register; the site's answer "
+        "at registration replaces it.",
+    )
     max_heartbeat_failures = Integer(10)
 
     @default("quanthub")
@@ -90,7 +102,7 @@ class DiscoveryService(Application):
 
     @default("service_prefix")
     def _service_prefix_default(self):
-        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/quanthub-discovery/")
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{DISCOVERY_SERVICE}/")
 
     @default("version")
     def _version_default(self):
@@ -112,6 +124,13 @@ class DiscoveryService(Application):
             timeout=self.request_timeout,
             retries=1,
         )
+        self.hub = httpx.AsyncClient(
+            base_url=self.hub_api_url,
+            headers={"Authorization": f"token {self.hub_api_token}"},
+            timeout=self.request_timeout,
+        )
+        self.stopping = asyncio.Event()  # set by SIGTERM/SIGINT: tell the site, then exit
+        self.state = "active"  # the hub's state in discovery, as the last answer said
         self.dropped: dict[str, float] = {}  # username -> when this hub ended their login
 
     # -- talking to the site -----------------------------------------------------------------
@@ -175,24 +194,36 @@ class DiscoveryService(Application):
         answer = await self._site(
             "heartbeat", {"version": HEARTBEAT_VERSION, "running": await self.running_users()}
         )
+        log.debug("heartbeat answered: %s", answer)
         # The contract: unknown fields are ignored; a missing field means "nothing to do".
-        if answer.get("state", "active") != "active":
-            log.warning("discovery says this hub is %s", answer.get("state"))
+        state = answer.get("state", "active")
+        if state != self.state:
+            level = logging.INFO if state == "active" else logging.WARNING
+            log.log(level, "discovery says this hub is %s (was %s)", state, self.state)
+            self.state = state
         stop = [name for name in answer.get("stop") or [] if isinstance(name, str)]
         if stop:
             await self.users_stop(stop)
 
     async def run(self) -> None:
+        """Register, then heartbeat every ``heartbeat_interval`` until ``stopping`` is set.
+
+        A 409 (the site holds this hub stopped) registers it again. Only the site refusing
+        the hub counts as a failure: after ``max_heartbeat_failures`` refusals in a row the
+        hub is shut down and this returns. The site's outage, no route to it, or a failure of
+        the hub's own API count for nothing.
+        """
         refusals = 0
         registered = False
-        while not self._stopping.is_set():
+        failing = False  # the last heartbeat failed
+        while not self.stopping.is_set():
             try:
                 if not registered:
                     await self.register()
                     registered = True
                 await self.heartbeat()
-                refusals = 0
             except SiteError as error:
+                failing = True
                 if error.status == 409:
                     registered = False  # the site holds us stopped: start again
                 if error.refused:
@@ -210,10 +241,16 @@ class DiscoveryService(Application):
                     # The site's outage, or no route to it: keep every server; when the site
                     # answers again, its stop list says who moved meanwhile.
                     log.warning("heartbeat failed (not counted: %s): %s", _kind(error), error)
-            except Exception:  # the hub API: never die silently
+            except Exception:  # the hub's API, or a malformed answer: never die silently
+                failing = True
                 log.exception("heartbeat failed")
+            else:
+                if failing:
+                    log.info("heartbeats are answered again")
+                refusals = 0
+                failing = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.heartbeat_interval)
+                await asyncio.wait_for(self.stopping.wait(), timeout=self.heartbeat_interval)
 
     async def stop(self) -> None:
         """Tell the site this hub is going away (its users are placed elsewhere now)."""
@@ -232,28 +269,23 @@ class DiscoveryService(Application):
             [
                 (prefix + "server-token", ServerTokenHandler, {"service": self, "auth": auth}),
                 (prefix + r"sessions/([^/]+)", SessionHandler, {"service": self}),
-            ]
+            ],
+            log_function=service_log_request,
         )
 
     async def main(self) -> None:
-        self.hub = httpx.AsyncClient(
-            base_url=self.hub_api_url,
-            headers={"Authorization": f"token {self.hub_api_token}"},
-            timeout=self.request_timeout,
-        )
-        self._stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._stopping.set)
+            loop.add_signal_handler(signum, self.stopping.set)
         server = None
         if self.service_url:
             where = urlsplit(self.service_url)
             server = HTTPServer(self.web_app(), xheaders=False)
             server.listen(where.port or 80, where.hostname)
         runner = asyncio.create_task(self.run())
-        stopping = asyncio.create_task(self._stopping.wait())
+        stopping = asyncio.create_task(self.stopping.wait())
         await asyncio.wait({runner, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if self._stopping.is_set():
+        if self.stopping.is_set():
             await self.stop()
         runner.cancel()
         if server is not None:
@@ -323,9 +355,11 @@ class SessionHandler(web.RequestHandler):
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s"
-    )
+    level = os.environ.get("QUANTHUB_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # httpx logs every request at info: two lines per heartbeat (the hub's API, the site).
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     service = DiscoveryService()
     service.initialize(argv)
     service.start()

@@ -4,22 +4,33 @@ share request from JupyterLab and forwards it to the site with this server's own
 holds a site token.
 
 ``POST {base_url}quanthub/share`` ``{"path", "title", "description", "tags", "showcase_cell"}``
-→ the site's answer (``201 {"id", "version", "url"}``), or its error with its status.
+→ the site's answer (``201 {"id", "version", "url"}``), or its error with its status (503 when
+this server has no site to share with).
+
+``ShareApp`` is an ``ExtensionApp``, as JupyterHub's own single-user extension is: its settings
+are traits (``c.ShareApp.*``, defaults from the environment the hub's spawn hook sets), read
+once when the server loads the extension. The package's ``jupyter_server_config.d/quanthub.json``
+enables it (``ServerApp.jpserver_extensions``).
 """
 
 import json
 import os
 
 from jupyter_server.base.handlers import APIHandler
-from jupyter_server.utils import url_path_join
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
+from traitlets import Float, Instance, Unicode, default
 
-from quanthub.client import SiteClient, SiteError, server_credential
+from quanthub.client import Credential, ServerCredential, SiteClient, SiteError
+from quanthub.contents import QuantsiteContentsManager
 
 FIELDS = ("path", "title", "description", "tags", "showcase_cell")
 
 
-class ShareHandler(APIHandler):
+class ShareHandler(ExtensionHandlerMixin, APIHandler):
+    """Forwards one share to the site; the answer is the site's, status and body."""
+
     @web.authenticated
     async def post(self):
         try:
@@ -28,16 +39,16 @@ class ShareHandler(APIHandler):
             raise web.HTTPError(400, "The body must be JSON.") from None
         if not isinstance(body, dict) or not all(k in body for k in ("path", "title")):
             raise web.HTTPError(400, "A share needs at least path and title.")
-        site = self.settings.get("quanthub_site")
-        if site is None:
+        app: ShareApp = self.extensionapp
+        if app.site is None:
             raise web.HTTPError(503, "This server has no site to share with.")
         try:
             # Not idempotent (each share makes a version): sent again only if never sent.
-            response = await site.send(
+            response = await app.site.send(
                 "POST",
                 "/api/community/shares",
                 json={k: body[k] for k in FIELDS if k in body},
-                timeout=60,
+                timeout=app.request_timeout,
             )
         except SiteError as error:
             self.set_status(error.status or 502)
@@ -49,14 +60,45 @@ class ShareHandler(APIHandler):
         self.finish(response.content)
 
 
-def _load_jupyter_server_extension(server_app) -> None:
-    web_app = server_app.web_app
-    site_url = os.environ.get("QUANTHUB_SITE_URL", "").rstrip("/")
-    if site_url:
-        web_app.settings["quanthub_site"] = SiteClient(site_url, server_credential())
-    route = url_path_join(web_app.settings["base_url"], "quanthub", "share")
-    web_app.add_handlers(".*$", [(route, ShareHandler)])
+class ShareApp(ExtensionApp):
+    """The Share extension: one route, one site client, settings read once at load."""
+
+    name = "quanthub_share"
+    description = "Forwards JupyterLab's share requests to the site with this server's credential."
+    load_other_extensions = True
+
+    site_url = Unicode(
+        config=True,
+        help="The site's base URL (QUANTHUB_SITE_URL, set by the hub at spawn). Unset: every "
+        "share is answered 503, this server has no site to share with.",
+    )
+    request_timeout = Float(
+        60.0,
+        config=True,
+        help="Seconds before a share sent to the site fails (the site renders nothing while "
+        "it answers, but stores the notebook and makes the forum post).",
+    )
+    site = Instance(SiteClient, allow_none=True, help="The client shares go through.")
+
+    @default("site_url")
+    def _site_url_default(self):
+        return os.environ.get("QUANTHUB_SITE_URL", "")
+
+    def initialize_settings(self) -> None:
+        site_url = self.site_url.strip().rstrip("/")
+        self.site = SiteClient(site_url, self._credential()) if site_url else None
+
+    def initialize_handlers(self) -> None:
+        self.handlers.append(("/quanthub/share", ShareHandler))
+
+    def _credential(self) -> Credential:
+        """The server's one credential: its QuantsiteContentsManager's, so a renewal by either
+        serves both; with another contents manager, one of its own from the environment."""
+        manager = self.serverapp.contents_manager if self.serverapp else None
+        if isinstance(manager, QuantsiteContentsManager):
+            return manager.credential
+        return ServerCredential.from_environment()
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "quanthub.share"}]
+    return [{"module": "quanthub.share", "app": ShareApp}]

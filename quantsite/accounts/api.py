@@ -5,6 +5,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from quantsite.permissions import TokenHasUser
+
 
 class MeApi(APIView):
     """Who is calling: the OIDC facts about the session's user or the bearer token's owner.
@@ -13,7 +15,7 @@ class MeApi(APIView):
     scope ``email`` (as in ``/o/userinfo/``). Tokens without a user (client credentials) get 403.
     """
 
-    permission_classes = [IsAuthenticatedOrTokenHasScope]
+    permission_classes = [IsAuthenticatedOrTokenHasScope, TokenHasUser]
     required_scopes = ["profile"]
 
     class MeOutputSerializer(serializers.Serializer):
@@ -25,8 +27,6 @@ class MeApi(APIView):
     @extend_schema(responses=MeOutputSerializer, summary="The calling user")
     def get(self, request: Request) -> Response:
         user = request.user
-        if user is None or not user.is_authenticated:
-            return Response({"detail": "This token does not belong to a user."}, status=403)
         data = {"sub": str(user.pk), "preferred_username": user.username, "name": user.display_name}
         token = request.auth
         if token is None or token.allow_scopes(["email"]):

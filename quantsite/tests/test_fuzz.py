@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from quantsite.accounts.tests.factories import UserFactory
 from quantsite.tests.openapi import assert_documented, served_schema
-from research.services.contents import content_save
+from research.services.notebooks import directory_create, file_save, notebook_save
 from research.tests.conftest import Hubs, hub_token
 
 pytestmark = pytest.mark.django_db
@@ -150,13 +150,13 @@ def callers(client):
     """A signed-in user with notebooks, a file and a folder; a started hub's bearer token."""
     user = UserFactory(username="ada")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
-    content_save(user=user, path="n.ipynb", model={"type": "notebook", "content": notebook})
-    content_save(user=user, path="t.txt", model={"type": "file", "content": "text"})
-    content_save(user=user, path="d", model={"type": "directory"})
+    notebook_save(user=user, path="n.ipynb", notebook=notebook)
+    file_save(user=user, path="t.txt", data=b"text")
+    directory_create(user=user, path="d")
     # Stored bytes no save through the API makes now: an nbformat 3 notebook, a broken one.
     v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}
     for path, stored in (("old.ipynb", v3), ("bad.ipynb", {"nbformat": 3, "worksheets": 1})):
-        content_save(user=user, path=path, model={"type": "file", "content": json.dumps(stored)})
+        file_save(user=user, path=path, data=json.dumps(stored).encode())
     client.force_login(user)
     hubs = Hubs()
     hub = hubs("hub-a")

@@ -173,8 +173,6 @@ def test_s3_is_checked_when_configured(client, settings, s3_bucket):
 
 @pytest.mark.redis
 def test_ready_with_the_real_redis(client, settings):
-    if not settings.REDIS_URL:
-        pytest.skip("REDIS_URL is not set")
 
     response = client.get("/readyz")
 

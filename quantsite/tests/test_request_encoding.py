@@ -117,7 +117,7 @@ def test_a_bomb_past_the_ratio_is_413(ada):
 
 
 def test_a_bomb_past_the_size_limit_is_413(ada, settings):
-    settings.NOTEBOOK_MAX_FILE_BYTES = 1024 * 1024
+    settings.NOTEBOOK_MAX_BODY_BYTES = 1024 * 1024  # the contents API's body limit
     settings.API_GZIP_MAX_RATIO = 100_000
 
     response = put_gzip(ada, "b.txt", bomb(8 * 1024 * 1024))

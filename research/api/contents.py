@@ -16,8 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quantsite.api import gzip_json_response
+from quantsite.permissions import TokenHasUser
 from quantsite.schema import AutoSchema
-from research.services import contents as store
+from research.api import contents_models
+from research.exceptions import InvalidModel
+from research.selectors.notebooks import checkpoint_list
+from research.services.checkpoints import checkpoint_create, checkpoint_delete, checkpoint_restore
+from research.services.notebooks import entry_delete, entry_rename
 
 BOOL = {"0": False, "1": True, "false": False, "true": True}
 
@@ -27,7 +32,7 @@ def _flag(request: Request, name: str, default: bool) -> bool:
     if value is None:
         return default
     if value.lower() not in BOOL:
-        raise store.ContentsError(400, f"{name} must be 0 or 1")
+        raise InvalidModel(f"{name} must be 0 or 1")
     return BOOL[value.lower()]
 
 
@@ -36,7 +41,8 @@ def _location(path: str) -> str:
 
 
 class ContentsModelSerializer(serializers.Serializer):
-    """Jupyter's contents model (documentation of the answers; the store builds them)."""
+    """Jupyter's contents model (documentation of the answers; ``contents_models`` builds
+    them)."""
 
     name = serializers.CharField()
     path = serializers.CharField()
@@ -60,8 +66,8 @@ class ContentsModelSerializer(serializers.Serializer):
 
 
 class ContentsInputSerializer(serializers.Serializer):
-    """What a save, upload, new file or copy sends (documentation; the store checks every field
-    before use and answers 400 naming the one that is wrong)."""
+    """What a save, upload, new file or copy sends (documentation; ``contents_models`` checks
+    every field before use and answers 400 naming the one that is wrong)."""
 
     type = serializers.ChoiceField(choices=["directory", "file", "notebook"], required=False)
     format = serializers.ChoiceField(choices=["json", "text", "base64"], required=False)
@@ -105,7 +111,7 @@ class ContentsAutoSchema(AutoSchema):
 
 class ContentsApiBase(APIView):
     schema = ContentsAutoSchema()
-    permission_classes = [IsAuthenticatedOrTokenHasScope]
+    permission_classes = [IsAuthenticatedOrTokenHasScope, TokenHasUser]
     required_scopes = ["notebooks"]
     # Hubs gzip large saves; the parser inflates them once the caller is authenticated.
     request_encodings = ("gzip",)
@@ -113,16 +119,11 @@ class ContentsApiBase(APIView):
     # The largest save: a file at the size limit, base64 inside JSON, with room for the model.
     @property
     def max_body_bytes(self) -> int:
-        return settings.NOTEBOOK_MAX_FILE_BYTES * 4 // 3 + 64 * 1024
+        return settings.NOTEBOOK_MAX_BODY_BYTES
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         return gzip_json_response(request, response)
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if request.user is None or not request.user.is_authenticated:
-            raise store.ContentsError(403, "This token does not belong to a user.")
 
 
 class ContentsApi(ContentsApiBase):
@@ -138,7 +139,7 @@ class ContentsApi(ContentsApiBase):
         summary="Get a file, notebook or directory",
     )
     def get(self, request: Request, path: str = "") -> Response:
-        model = store.content_get(
+        model = contents_models.model_get(
             user=request.user,
             path=path or "",
             content=_flag(request, "content", True),
@@ -156,8 +157,10 @@ class ContentsApi(ContentsApiBase):
     )
     def put(self, request: Request, path: str = "") -> Response:
         if not isinstance(request.data, dict) or not request.data:
-            raise store.ContentsError(400, "The body must be a contents model.")
-        model, created = store.content_save(user=request.user, path=path or "", model=request.data)
+            raise InvalidModel("The body must be a contents model.")
+        model, created = contents_models.model_save(
+            user=request.user, path=path or "", model=request.data
+        )
         return Response(
             model, status=201 if created else 200, headers={"Location": _location(model["path"])}
         )
@@ -169,7 +172,7 @@ class ContentsApi(ContentsApiBase):
     )
     def post(self, request: Request, path: str = "") -> Response:
         body = request.data if request.data else {}
-        model = store.content_new(user=request.user, path=path or "", model=body)
+        model = contents_models.model_new(user=request.user, path=path or "", model=body)
         return Response(model, status=201, headers={"Location": _location(model["path"])})
 
     @extend_schema(
@@ -177,15 +180,15 @@ class ContentsApi(ContentsApiBase):
     )
     def patch(self, request: Request, path: str = "") -> Response:
         if not isinstance(request.data, dict) or "path" not in request.data:
-            raise store.ContentsError(400, 'A rename needs {"path": new path}.')
-        model = store.content_rename(
-            user=request.user, old_path=path or "", new_path=request.data["path"]
+            raise InvalidModel('A rename needs {"path": new path}.')
+        entry = entry_rename(user=request.user, old_path=path or "", new_path=request.data["path"])
+        return Response(
+            contents_models.saved_model(entry), headers={"Location": _location(entry.path)}
         )
-        return Response(model, headers={"Location": _location(model["path"])})
 
     @extend_schema(responses={204: None}, summary="Delete")
     def delete(self, request: Request, path: str = "") -> Response:
-        store.content_delete(
+        entry_delete(
             user=request.user, path=path or "", recursive=_flag(request, "recursive", True)
         )
         return Response(status=204)
@@ -196,7 +199,8 @@ class CheckpointsApi(ContentsApiBase):
         responses={200: CheckpointSerializer(many=True)}, summary="List a file's checkpoints"
     )
     def get(self, request: Request, path: str) -> Response:
-        return Response(store.checkpoint_list(user=request.user, path=path))
+        checkpoints = checkpoint_list(user=request.user, path=path)
+        return Response([contents_models.checkpoint_model(c) for c in checkpoints])
 
     @extend_schema(
         request=None,
@@ -204,17 +208,17 @@ class CheckpointsApi(ContentsApiBase):
         summary="Checkpoint the current version",
     )
     def post(self, request: Request, path: str) -> Response:
-        checkpoint = store.checkpoint_create(user=request.user, path=path)
-        return Response(checkpoint, status=201)
+        checkpoint = checkpoint_create(user=request.user, path=path)
+        return Response(contents_models.checkpoint_model(checkpoint), status=201)
 
 
 class CheckpointApi(ContentsApiBase):
     @extend_schema(request=None, responses={204: None}, summary="Restore a checkpoint")
     def post(self, request: Request, path: str, checkpoint_id: str) -> Response:
-        store.checkpoint_restore(user=request.user, path=path or "", checkpoint_id=checkpoint_id)
+        checkpoint_restore(user=request.user, path=path or "", checkpoint_id=checkpoint_id)
         return Response(status=204)
 
     @extend_schema(responses={204: None}, summary="Delete a checkpoint")
     def delete(self, request: Request, path: str, checkpoint_id: str) -> Response:
-        store.checkpoint_delete(user=request.user, path=path or "", checkpoint_id=checkpoint_id)
+        checkpoint_delete(user=request.user, path=path or "", checkpoint_id=checkpoint_id)
         return Response(status=204)

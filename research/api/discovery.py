@@ -12,9 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from quantsite.api import validated
+from quantsite.permissions import TokenHasUser
 from research.api.authentication import HubTokenAuthentication
 from research.api.permissions import IsHub
-from research.selectors import hub_for_token
+from research.selectors.discovery import hub_for_token
 from research.services.assignment import assignment_locate
 from research.services.hubs import (
     HEARTBEAT_VERSION,
@@ -122,7 +123,7 @@ class HubStopApi(HubApi):
 class LocateApi(APIView):
     """The hub of the calling user (session, or bearer token with scope ``profile``)."""
 
-    permission_classes = [IsAuthenticatedOrTokenHasScope]
+    permission_classes = [IsAuthenticatedOrTokenHasScope, TokenHasUser]
     required_scopes = ["profile"]
 
     class LocateOutputSerializer(serializers.Serializer):
@@ -141,8 +142,6 @@ class LocateApi(APIView):
         summary="Find my hub",
     )
     def get(self, request: Request) -> Response:
-        if not request.user or not request.user.is_authenticated:
-            return Response({"detail": "This token does not belong to a user."}, status=403)
         hub = assignment_locate(user=request.user)
         return Response({"hub": hub.name, "url": hub.url})
 

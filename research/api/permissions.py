@@ -5,7 +5,7 @@ class IsHub(TokenHasScope):
     """A bearer token with scope ``discovery`` issued to an application by client credentials.
 
     Sessions and users' tokens are refused (403). Which hub it is comes from
-    ``research.selectors.hub_for_token``.
+    ``research.selectors.discovery.hub_for_token``.
     """
 
     def has_permission(self, request, view) -> bool:

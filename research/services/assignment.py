@@ -16,7 +16,7 @@ from oauth2_provider.models import AccessToken
 from quantsite.accounts.models import User
 from research.exceptions import HubConflict, NoHubAvailable
 from research.models import Assignment, Hub, Liveness
-from research.selectors import (
+from research.selectors.discovery import (
     assignment_open_for_user,
     discovery_listening_since,
     hubs_accepting_users,

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from research.models import Assignment, Hub, HubEvent, Liveness
-from research.selectors import discovery_listening_since
+from research.selectors.discovery import discovery_listening_since
 from research.services.assignment import assignments_end
 
 # Which event a change of computed liveness records. Start and stop record their own events

@@ -160,38 +160,23 @@ def quantsite_manager(quantsite, site_user):
 def contents(site_user):
     """Upstream's `contents` fixture, planted in the user's store through the site's service
     instead of on disk: the same directories, notebooks, text files and blobs."""
-    import base64
-
     from nbformat import writes
     from nbformat.v4 import new_notebook
     from tests.conftest import dirs
 
-    from research.services.contents import content_save
+    from research.services.notebooks import directory_create, file_save
 
     user = site_user[0]
     paths = {"notebooks": [], "textfiles": [], "blobs": [], "contents_dir": None}
     for directory, name in dirs:
         parts = [p for p in directory.split("/") if p]
         for depth in range(1, len(parts) + 1):
-            content_save(user=user, path="/".join(parts[:depth]), model={"type": "directory"})
+            directory_create(user=user, path="/".join(parts[:depth]))
         prefix = f"{directory}/" if directory else ""
         nb = writes(new_notebook(), version=4)
-        content_save(
-            user=user,
-            path=f"{prefix}{name}.ipynb",
-            model={"type": "file", "format": "text", "content": nb},
-        )
-        content_save(
-            user=user,
-            path=f"{prefix}{name}.txt",
-            model={"type": "file", "format": "text", "content": f"{name} text file"},
-        )
-        blob = base64.b64encode(name.encode("utf-8") + b"\xff").decode()
-        content_save(
-            user=user,
-            path=f"{prefix}{name}.blob",
-            model={"type": "file", "format": "base64", "content": blob},
-        )
+        file_save(user=user, path=f"{prefix}{name}.ipynb", data=nb.encode("utf-8"))
+        file_save(user=user, path=f"{prefix}{name}.txt", data=f"{name} text file".encode())
+        file_save(user=user, path=f"{prefix}{name}.blob", data=name.encode("utf-8") + b"\xff")
         paths["notebooks"].append(Path(f"{prefix}{name}.ipynb"))
         paths["textfiles"].append(Path(f"{prefix}{name}.txt"))
         paths["blobs"].append(Path(f"{prefix}{name}.blob"))

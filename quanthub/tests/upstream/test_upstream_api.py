@@ -27,7 +27,7 @@ def _check_created(jp_base_url, site_user):
 
     import tornado.escape
 
-    from research.services.contents import content_get
+    from research.selectors.notebooks import entry_get
 
     def _inner(r, contents_dir, path, name, type="notebook"):
         fpath = path + "/" + name
@@ -38,7 +38,7 @@ def _check_created(jp_base_url, site_user):
         assert model["name"] == name
         assert model["path"] == fpath
         assert model["type"] == type
-        stored = content_get(user=site_user[0], path=fpath, content=False, include_hidden=True)
-        assert (stored["type"] == "directory") == (type == "directory")
+        stored = entry_get(user=site_user[0], path=fpath)
+        assert (stored.type == "directory") == (type == "directory")
 
     return _inner

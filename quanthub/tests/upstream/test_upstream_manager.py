@@ -11,15 +11,11 @@ from tests.services.contents.test_manager import *  # noqa: F403
 
 
 def _make_dir(contents_manager, api_path):
-    from research.services.contents import content_save
+    from research.services.notebooks import directory_create
 
     parts = [p for p in api_path.split("/") if p]
     for depth in range(1, len(parts) + 1):
-        content_save(
-            user=contents_manager.test_user,
-            path="/".join(parts[:depth]),
-            model={"type": "directory"},
-        )
+        directory_create(user=contents_manager.test_user, path="/".join(parts[:depth]))
 
 
 upstream._make_dir = _make_dir

@@ -3,12 +3,16 @@ from django.db import transaction
 from django.db.models import Q
 
 from research import crypto
-from research.models import ContentCheckpoint, ContentEntry
+from research.models import ContentCheckpoint, ContentEntry, ContentUploadChunk
+
+# Every table that holds sealed bytes; the staged chunks of an upload in progress too, so no
+# upload breaks when the old key is dropped.
+SEALED = (ContentEntry, ContentCheckpoint, ContentUploadChunk)
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt stored notebooks and checkpoints under the newest key of "
+        "Re-encrypt stored notebooks, checkpoints and upload chunks under the newest key of "
         "NOTEBOOK_ENCRYPTION_KEYS (or decrypt them all if it is empty), in batches. Each row is "
         "re-sealed in its own short transaction and marked with its key id, so the command can "
         "be stopped at any time and run again: it continues where it stopped, and no row is "
@@ -22,7 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size: int, limit: int, **options) -> None:
         target = crypto.current_key_id()
         done = 0
-        for model in (ContentEntry, ContentCheckpoint):
+        for model in SEALED:
             stale = model.objects.filter(~Q(key_id=target))
             if model is ContentEntry:
                 stale = stale.exclude(type=ContentEntry.Type.DIRECTORY)
@@ -36,6 +40,7 @@ class Command(BaseCommand):
                         break
         remaining = ContentEntry.objects.exclude(type="directory").filter(~Q(key_id=target)).count()
         remaining += ContentCheckpoint.objects.filter(~Q(key_id=target)).count()
+        remaining += ContentUploadChunk.objects.filter(~Q(key_id=target)).count()
         self.stdout.write(f"re-sealed {done} rows; {remaining} rows not yet under the newest key")
 
     @staticmethod

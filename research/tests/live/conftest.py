@@ -150,14 +150,14 @@ def make_user_files():
     import nbformat
 
     from quantsite.accounts.models import User
-    from research.services.contents import content_save
+    from research.services.notebooks import directory_create, file_save, notebook_save
 
     def make(username: str, files: dict[str, str]) -> None:
         user = User.objects.get(username=username)
         for path, kind in files.items():
             parts = path.split("/")
             for depth in range(1, len(parts)):
-                content_save(user=user, path="/".join(parts[:depth]), model={"type": "directory"})
+                directory_create(user=user, path="/".join(parts[:depth]))
             if kind == "notebook":
                 kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
                 nb = nbformat.v4.new_notebook(
@@ -167,14 +167,8 @@ def make_user_files():
                     ],
                     metadata={"origin": "the site", "kernelspec": kernel},
                 )
-                content_save(
-                    user=user,
-                    path=path,
-                    model={"type": "notebook", "format": "json", "content": nb},
-                )
+                notebook_save(user=user, path=path, notebook=nb)
             else:
-                content_save(
-                    user=user, path=path, model={"type": "file", "format": "text", "content": kind}
-                )
+                file_save(user=user, path=path, data=kind.encode())
 
     return make

@@ -11,7 +11,7 @@ from community.models import SharedNotebookVersion
 from quantsite.tests.browser import ARTIFACTS, log_in
 from research.tests.live.conftest import hub_registered
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.live, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_research_shows_jupyterlab_inside_the_frame(browser, start_hub, person, site_url):

@@ -18,7 +18,7 @@ from research.services.assignment import assignment_move
 from research.services.hubs import server_token_issue
 from research.tests.live.conftest import hub_registered, wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
 def listening(port: int) -> bool:

@@ -8,7 +8,7 @@ from research.models import Assignment, Hub
 from research.services.hubs import hub_drain
 from research.tests.live.conftest import hub_registered, wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
 def test_users_log_in_through_the_site_and_spread_over_hubs(start_hub, person):

@@ -37,6 +37,7 @@ from quanthub.isolation import AccountRefused, IsolatedSpawner, account_comment
 from research.tests.live.conftest import hub_registered, wait_until
 
 pytestmark = [
+    pytest.mark.live,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         os.geteuid() != 0 or not all(shutil.which(t) for t in ("useradd", "nsenter", "nft")),

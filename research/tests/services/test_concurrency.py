@@ -1,6 +1,5 @@
 """Real concurrency on PostgreSQL: threads with their own connections, released together."""
 
-import datetime as dt
 import threading
 
 import pytest
@@ -11,7 +10,7 @@ from research import crypto
 from research.exceptions import NoHubAvailable
 from research.models import Assignment, ContentEntry, Hub
 from research.services.assignment import assignment_locate
-from research.services.contents import content_save
+from research.services.notebooks import file_save
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -82,7 +81,7 @@ def test_last_modified_never_goes_backwards_under_concurrent_saves(make_user):
     """Two writers save one file at once, round after round: the version that stays (the
     later commit) carries the later time, and the stored time never decreases."""
     user = make_user()
-    content_save(user=user, path="f.txt", model={"type": "file", "content": "start"})
+    file_save(user=user, path="f.txt", data=b"start")
     stamps = [ContentEntry.objects.get(user=user, path="f.txt").last_modified]
 
     for round_ in range(60):
@@ -91,10 +90,8 @@ def test_last_modified_never_goes_backwards_under_concurrent_saves(make_user):
         def writer(name, round_=round_, saves=saves):
             def call():
                 text = f"{name}-{round_}"
-                model, _ = content_save(
-                    user=user, path="f.txt", model={"type": "file", "content": text}
-                )
-                saves[text] = dt.datetime.fromisoformat(model["last_modified"])
+                entry, _ = file_save(user=user, path="f.txt", data=text.encode())
+                saves[text] = entry.last_modified
 
             return call
 

@@ -1,0 +1,1 @@
+"""Reads of research state: ``discovery`` (hubs, assignments) and ``notebooks`` (the store)."""

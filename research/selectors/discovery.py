@@ -1,0 +1,137 @@
+"""Reads of discovery state. Liveness is computed from timestamps, here, at query time."""
+
+import datetime as dt
+import functools
+import hashlib
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, QuerySet
+from django.utils import timezone
+from oauth2_provider.models import AbstractAccessToken, AccessToken
+
+from quantsite.accounts.models import ApplicationPolicy
+from research.exceptions import HubNotRecognized
+from research.models import Assignment, DiscoveryClock, Hub
+
+# What the hub API reads of a hub and its token; the rest of the rows is never loaded.
+HUB_FIELDS = (
+    "id",
+    "name",
+    "url",
+    "mode",
+    "capacity",
+    "assigned_count",
+    "started_at",
+    "stopped_at",
+    "running_digest",
+    "application_id",
+)
+TOKEN_FIELDS = ("id", "expires", "scope", "user_id", "application_id")
+
+
+def hubs_accepting_users(*, now: dt.datetime) -> QuerySet[Hub]:
+    """Hubs that may get a new user now: active, live (fresh heartbeat), a seat free beyond
+    the headroom. Ordered emptiest first."""
+    return Hub.objects.filter(
+        mode=Hub.Mode.ACTIVE,
+        stopped_at__isnull=True,
+        last_heartbeat_at__gte=now - _seconds(settings.DISCOVERY_STALE_AFTER),
+        assigned_count__lt=_capacity_minus_headroom(),
+    ).order_by("assigned_count", "pk")
+
+
+def discovery_listening_since(*, now: dt.datetime) -> dt.datetime | None:
+    """Since when the site has been hearing heartbeats without a gap (``DiscoveryClock``), for
+    ``Hub.liveness``: now, while it hears none (its own outage may be under way, or no hub
+    beats); None before any hub ever started."""
+    clock = DiscoveryClock.objects.filter(pk=1).first()
+    if clock is None:
+        return None
+    if (now - clock.heard_at).total_seconds() > settings.DISCOVERY_STALE_AFTER:
+        return now
+    return clock.listening_since
+
+
+def assignment_open_for_user(*, user_id: int) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("hub")
+        .filter(user_id=user_id, ended_at__isnull=True)
+        .first()
+    )
+
+
+def hub_for_token(*, token: AbstractAccessToken | None) -> Hub:
+    """The hub a discovery credential speaks for.
+
+    Only a client-credentials token (no user) of a hub's own application counts: a user's
+    token, even one issued to a hub's application, does not. Raises ``HubNotRecognized``.
+    """
+    if token is None or token.user_id is not None or token.application_id is None:
+        raise HubNotRecognized("This endpoint is for hubs, with their discovery credential.")
+    # HubTokenAuthentication loads the hub with the token; any other token is looked up.
+    hub = (
+        token.hub
+        if hasattr(token, "hub")
+        else (Hub.objects.filter(application_id=token.application_id).first())
+    )
+    if hub is None:
+        raise HubNotRecognized("This application is not a registered hub.")
+    return hub
+
+
+def access_token_with_hub(*, raw_token: str) -> AccessToken | None:
+    """The access token ``raw_token`` names, with the hub of its application as ``token.hub``
+    (None for an application that is not a hub), in one query; None for an unknown token or a
+    disabled application's (``ApplicationPolicy.enabled``).
+
+    Every hub beats every second, so this is the site's hottest read: one hand-written join
+    instead of the ORM's (whose compilation alone cost 2 ms a request on this machine;
+    bench/RESULTS.md). Tokens are found by the SHA-256 checksum django-oauth-toolkit stores
+    them under. Expiry and scope are not judged here: the caller asks ``token.is_valid()``,
+    and the view's permission (``IsHub``) checks the scope.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_access_token_with_hub_sql(), [_checksum(raw_token), True])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    row = [_aware(value) for value in row]
+    token = AccessToken(**dict(zip(TOKEN_FIELDS, row[: len(TOKEN_FIELDS)], strict=True)))
+    hub_row = row[len(TOKEN_FIELDS) :]
+    token.hub = Hub(**dict(zip(HUB_FIELDS, hub_row, strict=True))) if hub_row[0] else None
+    return token
+
+
+@functools.cache
+def _access_token_with_hub_sql() -> str:
+    token, hub, policy = AccessToken._meta, Hub._meta, ApplicationPolicy._meta
+    columns = [f't."{token.get_field(f).column}"' for f in TOKEN_FIELDS] + [
+        f'h."{hub.get_field(f).column}"' for f in HUB_FIELDS
+    ]
+    # Built once from model metadata (no outside input); the checksum is a bound parameter.
+    return (
+        f'SELECT {", ".join(columns)} FROM "{token.db_table}" t '  # noqa: S608
+        f'LEFT JOIN "{hub.db_table}" h ON h."application_id" = t."application_id" '
+        f'LEFT JOIN "{policy.db_table}" p ON p."application_id" = t."application_id" '
+        f'WHERE t."token_checksum" = %s AND (p."enabled" IS NULL OR p."enabled" = %s)'
+    )
+
+
+def _checksum(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def _aware(value):
+    # PostgreSQL returns aware datetimes; SQLite's driver returns naive UTC ones.
+    if isinstance(value, dt.datetime) and timezone.is_naive(value):
+        return timezone.make_aware(value, dt.UTC)
+    return value
+
+
+def _seconds(value: float) -> dt.timedelta:
+    return dt.timedelta(seconds=value)
+
+
+def _capacity_minus_headroom() -> F:
+    return F("capacity") - settings.DISCOVERY_HEADROOM
