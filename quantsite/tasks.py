@@ -23,9 +23,10 @@ def task_named(name: str) -> Task:
     return current_app.tasks[name]
 
 
-def enqueue_after_commit(task: Task | str, *args, **kwargs) -> None:
-    """Queue ``task(*args, **kwargs)`` (a task, or its registered name) once the current
-    transaction commits (at once outside one; nothing if it rolls back).
+def enqueue_after_commit(name: str, *args, **kwargs) -> None:
+    """Queue the task registered as ``name`` with ``(*args, **kwargs)`` once the current
+    transaction commits (at once outside one; nothing if it rolls back). A name no app
+    registers raises ``KeyError`` here, in the caller, not after the commit.
 
     The write that asked for the task stands whatever happens to the broker: a publish that
     fails (Redis refused, hung or gone; ``CELERY_BROKER_*`` settings bound how long it tries)
@@ -34,14 +35,11 @@ def enqueue_after_commit(task: Task | str, *args, **kwargs) -> None:
     does for pending renders). Where tasks run inline (no broker), a task's own error is
     logged the same way: the caller's write is committed either way.
     """
-
-    name = task if isinstance(task, str) else task.name
+    task = task_named(name)
 
     def publish() -> None:
         try:
-            (task_named(task) if isinstance(task, str) else task).apply_async(
-                args=args, kwargs=kwargs
-            )
+            task.apply_async(args=args, kwargs=kwargs)
         except Exception:  # kombu, redis and socket errors; an inline task's own errors
             logger.exception("Could not queue %s%r; a sweep will pick it up", name, args)
 

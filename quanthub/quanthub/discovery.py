@@ -66,7 +66,16 @@ class DiscoveryService(Application):
 
     quanthub = Instance(Quanthub)
     version = Unicode(config=True, help="Reported to discovery at start (the hub's version).")
-    request_timeout = Float(5.0, config=True, help="Seconds before a call to the site fails.")
+    request_timeout = Float(
+        5.0, config=True, help="Seconds before a call to the site or the hub's API fails."
+    )
+    stop_timeout = Float(
+        15.0,
+        config=True,
+        help="Seconds to wait for the hub to stop a server the site says must not run here: "
+        "longer than JupyterHub's slow_stop_timeout (10 s), after which the hub answers 202 "
+        "and finishes stopping it in the background, so the answer always comes.",
+    )
     token_renew_margin = Float(
         60.0, config=True, help="Renew the discovery token this many seconds before it expires."
     )
@@ -163,7 +172,9 @@ class DiscoveryService(Application):
         now = time.time()
         for name in names:
             self.dropped[name] = now
-            response = await self.hub.delete(f"/users/{quote(name, safe='')}/server")
+            response = await self.hub.delete(
+                f"/users/{quote(name, safe='')}/server", timeout=self.stop_timeout
+            )
             if response.status_code in (202, 204):
                 log.warning("stopped %s's server: the site says %s must not run here", name, name)
             elif response.status_code not in (400, 404):  # 400: not running, 404: no such user

@@ -3,6 +3,7 @@ site's token endpoint and discovery API) and ``StubHub`` (the hub's REST API) ar
 servers on free ports of 127.0.0.1, their handlers subclasses of tornado's ``RequestHandler``
 (JupyterHub's MockSpawner pattern: test doubles subclass the real base classes)."""
 
+import asyncio
 import json
 from collections import deque
 
@@ -112,6 +113,7 @@ class StubHub(Loopback):
 
     def __init__(self, running: list[str]):
         self.running = running
+        self.stop_seconds = 0.0  # how long stopping a server takes
         self.calls: list[str] = []
         super().__init__([(r"/hub/api/(.*)", HubApiHandler, {"hub": self})])
 
@@ -131,7 +133,8 @@ class HubApiHandler(web.RequestHandler):
             raise web.HTTPError(404)
         self.finish(json.dumps([{"name": name} for name in self.hub.running]))
 
-    def delete(self, path: str) -> None:
+    async def delete(self, path: str) -> None:
+        await asyncio.sleep(self.hub.stop_seconds)
         self.set_status(204)
 
     def post(self, path: str) -> None:
@@ -152,7 +155,9 @@ class MockSpawner(Spawner):
         return None
 
 
-def discovery_service(site_url: str, hub_url: str, *, max_failures: int) -> DiscoveryService:
+def discovery_service(
+    site_url: str, hub_url: str, *, max_failures: int, request_timeout: float = 5.0
+) -> DiscoveryService:
     """A discovery service of a hub at 127.0.0.1:8101, initialized as the hub starts it, that
     talks to the site at ``site_url`` and to the hub's API at ``hub_url``."""
     c = Config()
@@ -163,6 +168,7 @@ def discovery_service(site_url: str, hub_url: str, *, max_failures: int) -> Disc
     c.Quanthub.max_heartbeat_failures = max_failures
     c.DiscoveryService.hub_api_url = f"{hub_url}/hub/api"
     c.DiscoveryService.hub_api_token = "service-token"
+    c.DiscoveryService.request_timeout = request_timeout
     c.DiscoveryService.heartbeat_interval = 0.01  # until registration: the site says 0.01
     service = DiscoveryService(config=c)
     service.initialize([])

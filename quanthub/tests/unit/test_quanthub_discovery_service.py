@@ -47,6 +47,17 @@ async def test_the_answer_stop_list_stops_servers_and_unknown_fields_are_ignored
     assert set(service.dropped) == {"bob"}
 
 
+async def test_a_server_slower_to_stop_than_a_site_call_is_waited_for(site, hub):
+    service = discovery_service(site.url, hub.url, max_failures=3, request_timeout=0.2)
+    site.default = (200, {"version": 1, "stop": ["bob"]})
+    hub.stop_seconds = 0.5  # as JupyterHub takes seconds to stop a server
+
+    await service.heartbeat()
+
+    assert hub.calls[-1] == "DELETE /hub/api/users/bob/server"
+    assert set(service.dropped) == {"bob"}
+
+
 async def test_an_answer_without_state_or_stop_changes_nothing(service, site, hub):
     site.default = (200, {"version": 1})
 
