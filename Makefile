@@ -1,5 +1,6 @@
 # Quantsite: `make run` sets everything up from a fresh clone and runs the platform;
-# `make test` runs the test suite (what .ci/run runs against PostgreSQL and Redis).
+# `make test` runs the test suite (what .ci/run runs against PostgreSQL and Redis);
+# `make test-fast` is the inner loop (no live hubs, no browsers).
 
 PYTHON ?= python3
 VENV   := .venv

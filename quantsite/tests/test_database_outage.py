@@ -20,19 +20,51 @@ UNAVAILABLE = "The site's database is unavailable; try again shortly."
 BEARER = {"Authorization": "Bearer some-token"}
 
 
-def test_the_apis_answer_json_503_with_retry_after():
-    answers = site_process(
-        [
-            {"path": "/api/me", "headers": BEARER},
-            {"path": "/api/contents/n.ipynb", "headers": BEARER},
-            {"method": "PUT", "path": "/api/contents/n.ipynb", "headers": BEARER, "body": "{}"},
-            {"path": "/api/discovery/locate", "headers": BEARER},
-            {"method": "POST", "path": "/api/discovery/heartbeat", "headers": BEARER},
-            {"method": "POST", "path": "/api/community/shares", "headers": BEARER},
-        ],
-        **DOWN,
-    )
+API_REQUESTS = [
+    {"path": "/api/me", "headers": BEARER},
+    {"path": "/api/contents/n.ipynb", "headers": BEARER},
+    {"method": "PUT", "path": "/api/contents/n.ipynb", "headers": BEARER, "body": "{}"},
+    {"path": "/api/discovery/locate", "headers": BEARER},
+    {"method": "POST", "path": "/api/discovery/heartbeat", "headers": BEARER},
+    {"method": "POST", "path": "/api/community/shares", "headers": BEARER},
+]
+OAUTH_REQUESTS = [
+    {
+        "method": "POST",
+        "path": "/o/token/",
+        "content_type": "application/x-www-form-urlencoded",
+        "body": "grant_type=client_credentials&client_id=a&client_secret=b",
+    },
+    {"path": "/o/userinfo/", "headers": BEARER},
+]
+PAGE_REQUESTS = [
+    {"path": "/community"},
+    {
+        "method": "POST",
+        "path": "/accounts/login/",
+        "content_type": "application/x-www-form-urlencoded",
+        "body": "username=ada&password=x",
+    },
+]
 
+
+@pytest.fixture(scope="module")
+def answers_while_down() -> dict[str, list[dict]]:
+    """The answers of one site process whose database is down, by kind of caller (one process
+    for all: each costs seconds of start-up)."""
+    kinds = {"api": API_REQUESTS, "oauth": OAUTH_REQUESTS, "pages": PAGE_REQUESTS}
+    answers = site_process([r for requests in kinds.values() for r in requests], **DOWN)
+    by_kind, start = {}, 0
+    for kind, requests in kinds.items():
+        by_kind[kind] = answers[start : start + len(requests)]
+        start += len(requests)
+    return by_kind
+
+
+def test_the_apis_answer_json_503_with_retry_after(answers_while_down):
+    answers = answers_while_down["api"]
+
+    assert [answer["path"] for answer in answers] == [r["path"] for r in API_REQUESTS]
     for answer in answers:
         assert (answer["path"], answer["status"], answer["retry_after"]) == (
             answer["path"],
@@ -42,19 +74,8 @@ def test_the_apis_answer_json_503_with_retry_after():
         assert answer["json"] == {"detail": UNAVAILABLE}
 
 
-def test_the_oauth_endpoints_answer_an_oauth_error():
-    token, userinfo = site_process(
-        [
-            {
-                "method": "POST",
-                "path": "/o/token/",
-                "content_type": "application/x-www-form-urlencoded",
-                "body": "grant_type=client_credentials&client_id=a&client_secret=b",
-            },
-            {"path": "/o/userinfo/", "headers": BEARER},
-        ],
-        **DOWN,
-    )
+def test_the_oauth_endpoints_answer_an_oauth_error(answers_while_down):
+    token, userinfo = answers_while_down["oauth"]
 
     for answer in (token, userinfo):
         assert (answer["status"], answer["retry_after"]) == (503, "5")
@@ -64,19 +85,8 @@ def test_the_oauth_endpoints_answer_an_oauth_error():
         }
 
 
-def test_pages_answer_a_friendly_503_page():
-    community, login = site_process(
-        [
-            "/community",
-            {
-                "method": "POST",
-                "path": "/accounts/login/",
-                "content_type": "application/x-www-form-urlencoded",
-                "body": "username=ada&password=x",
-            },
-        ],
-        **DOWN,
-    )
+def test_pages_answer_a_friendly_503_page(answers_while_down):
+    community, login = answers_while_down["pages"]
 
     for answer in (community, login):
         assert (answer["status"], answer["retry_after"]) == (503, "5")
