@@ -58,6 +58,9 @@ log = logging.getLogger("quanthub.discovery")
 HEARTBEAT_VERSION = 1
 # How long this hub remembers ending a user's login (the authenticator re-checks well within).
 DROP_MEMORY_SECONDS = 24 * 3600
+# How long a shutdown waits for the hub to find this service up (JupyterHub's own wait for a
+# service is 10 s by default).
+HUB_START_WAIT = 30.0
 
 
 class DiscoveryService(Application):
@@ -139,6 +142,10 @@ class DiscoveryService(Application):
             timeout=self.request_timeout,
         )
         self.stopping = asyncio.Event()  # set by SIGTERM/SIGINT: tell the site, then exit
+        # Set once the hub has found this service up (its start waits for that, polling with
+        # a back-off of seconds): a shutdown asked before then lands in the middle of the hub's
+        # start, which JupyterHub answers by exiting with an error.
+        self.seen_by_hub = asyncio.Event()
         self.state = "active"  # the hub's state in discovery, as the last answer said
         self.dropped: dict[str, float] = {}  # username -> when this hub ended their login
 
@@ -188,6 +195,8 @@ class DiscoveryService(Application):
             "the site refused this hub %d times in a row: shutting the hub down",
             self.max_heartbeat_failures,
         )
+        with contextlib.suppress(TimeoutError):  # past that, the hub gave up on us anyway
+            await asyncio.wait_for(self.seen_by_hub.wait(), timeout=HUB_START_WAIT)
         await self.hub.post("/shutdown", json={"servers": True, "proxy": True})
 
     # -- the loop ----------------------------------------------------------------------------
@@ -278,6 +287,7 @@ class DiscoveryService(Application):
         auth = HubAuth(api_token=self.hub_api_token, api_url=self.hub_api_url, cache_max_age=0)
         return web.Application(
             [
+                (r"/", HubProbeHandler, {"service": self}),
                 (prefix + "server-token", ServerTokenHandler, {"service": self, "auth": auth}),
                 (prefix + r"sessions/([^/]+)", SessionHandler, {"service": self}),
             ],
@@ -289,6 +299,8 @@ class DiscoveryService(Application):
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
         server = None
+        if not self.service_url:
+            self.seen_by_hub.set()  # an external service: the hub does not wait for it
         if self.service_url:
             where = urlsplit(self.service_url)
             server = HTTPServer(self.web_app(), xheaders=False)
@@ -312,6 +324,18 @@ def _kind(error: SiteError) -> str:
     if error.unreachable:
         return "the site is unreachable"
     return f"HTTP {error.status}"
+
+
+class HubProbeHandler(web.RequestHandler):
+    """The hub's start polls this service's URL until it answers (JupyterHub's ``wait_up``):
+    the first such request means the hub has seen the service up."""
+
+    def initialize(self, service: DiscoveryService) -> None:
+        self.service = service
+
+    def get(self) -> None:
+        self.service.seen_by_hub.set()
+        self.write({"service": DISCOVERY_SERVICE})
 
 
 class ServerTokenHandler(web.RequestHandler):

@@ -156,10 +156,16 @@ class MockSpawner(Spawner):
 
 
 def discovery_service(
-    site_url: str, hub_url: str, *, max_failures: int, request_timeout: float = 5.0
+    site_url: str,
+    hub_url: str,
+    *,
+    max_failures: int,
+    request_timeout: float = 5.0,
+    hub_started: bool = True,
 ) -> DiscoveryService:
     """A discovery service of a hub at 127.0.0.1:8101, initialized as the hub starts it, that
-    talks to the site at ``site_url`` and to the hub's API at ``hub_url``."""
+    talks to the site at ``site_url`` and to the hub's API at ``hub_url``; ``hub_started``: the
+    hub has found it up already (as it has once its start is done)."""
     c = Config()
     c.Quanthub.site_url = site_url
     c.Quanthub.hub_url = "http://127.0.0.1:8101"
@@ -172,4 +178,6 @@ def discovery_service(
     c.DiscoveryService.heartbeat_interval = 0.01  # until registration: the site says 0.01
     service = DiscoveryService(config=c)
     service.initialize([])
+    if hub_started:
+        service.seen_by_hub.set()
     return service

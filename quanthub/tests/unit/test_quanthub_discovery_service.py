@@ -6,8 +6,11 @@ and registers again after a 409."""
 import asyncio
 import socket
 
+import httpx
 import pytest
 from quanthub_stubs import discovery_service
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from quanthub.discovery import DiscoveryService
 
@@ -100,6 +103,32 @@ async def test_a_hub_the_site_refuses_shuts_down(service, site, hub):
 
     assert hub.calls.count(SHUTDOWN) == 1
     assert site.calls == [TOKEN] * MAX_FAILURES
+
+
+async def test_a_shutdown_waits_until_the_hub_has_found_the_service_up(site, hub):
+    # JupyterHub's start polls a managed service's URL (with a back-off of seconds) before it
+    # is done; a shutdown asked before then makes the hub exit with an error mid-start.
+    service = discovery_service(site.url, hub.url, max_failures=MAX_FAILURES, hub_started=False)
+    site.token_status = 401
+    sockets = bind_sockets(0, "127.0.0.1")
+    port = sockets[0].getsockname()[1]
+    server = HTTPServer(service.web_app())
+    server.add_sockets(sockets)
+    try:
+        runner = asyncio.create_task(service.run())
+        while len(site.calls) < MAX_FAILURES:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        before = hub.calls.count(SHUTDOWN)
+        async with httpx.AsyncClient() as client:  # the hub's wait_up
+            probe = await client.get(f"http://127.0.0.1:{port}/")
+        await asyncio.wait_for(runner, timeout=5)
+    finally:
+        server.stop()
+
+    assert before == 0
+    assert probe.status_code == 200
+    assert hub.calls.count(SHUTDOWN) == 1
 
 
 async def test_the_hub_shuts_down_after_max_refusals_in_a_row(service, site, hub):
