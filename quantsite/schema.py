@@ -70,6 +70,11 @@ class HubTokenScheme(DjangoOAuthToolkitScheme):
     target_class = "research.api.authentication.HubTokenAuthentication"
     name = "hubOAuth2"
 
+    def get_security_requirement(self, auto_schema):
+        # The hub API judges the credential in its views, so no permission class names the
+        # scope: the view's ``required_scopes`` does.
+        return {self.name: list(auto_schema.view.required_scopes)}
+
     def get_security_definition(self, auto_schema):
         return {
             "type": "oauth2",

@@ -122,17 +122,34 @@ TEMPLATES = [
 # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
 # ------------------------------------------------------------------------------
 if "DATABASE_URL" in env:
-    DATABASES = {
-        "default": {
-            **env.db_url("DATABASE_URL"),
-            "CONN_MAX_AGE": env.int("DATABASE_CONN_MAX_AGE", default=60),
-            "CONN_HEALTH_CHECKS": True,
-        }
-    }
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with the health check only for a connection idle a while
+        # (quantsite/db/postgresql: DATABASE_HEALTH_CHECK_IDLE below).
+        DATABASES["default"]["ENGINE"] = "quantsite.db.postgresql"
+        options = DATABASES["default"].setdefault("OPTIONS", {})
         # Send parameters apart from the SQL text (psycopg 3): a 10 MB notebook goes over as
-        # bytes instead of being escaped into the statement.
-        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+        # bytes instead of being escaped into the statement, and statements can be prepared.
+        options["server_side_binding"] = True
+        # Prepared statements: a statement run this many times on a connection is prepared
+        # there (parsed and planned once); "off" for a pooler that cannot keep them
+        # (PgBouncer's transaction pooling before 1.21). README, "Operations".
+        # https://www.psycopg.org/psycopg3/docs/advanced/prepare.html
+        _prepare = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
+        options["prepare_threshold"] = None if _prepare == "off" else int(_prepare)
+        # Django's own connection pool (psycopg_pool), DATABASE_POOL_SIZE connections at most
+        # per process; 0 keeps one persistent connection per thread instead (the default,
+        # measured in bench/RESULTS.md). A pool needs CONN_MAX_AGE=0.
+        # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
+        _pool_size = env.int("DATABASE_POOL_SIZE", default=0)
+        if _pool_size:
+            options["pool"] = {"min_size": 1, "max_size": _pool_size, "timeout": 10}
+    DATABASES["default"]["CONN_MAX_AGE"] = (
+        0
+        if "pool" in DATABASES["default"].get("OPTIONS", {})
+        else env.int("DATABASE_CONN_MAX_AGE", default=60)
+    )
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # The embedded database, stored notebooks and the signing key live here: this account's
     # only, whatever the umask (other local accounts, users' servers among them, read nothing).
@@ -155,6 +172,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # While the database is unreachable every request answers 503 with this Retry-After (seconds).
 DATABASE_RETRY_AFTER = env.int("DATABASE_RETRY_AFTER", default=5)
+# A persistent connection used less than this many seconds ago is reused without Django's
+# health check (a SELECT 1 round trip); one idle longer is checked first. 0 checks always.
+DATABASE_HEALTH_CHECK_IDLE = env.float("DATABASE_HEALTH_CHECK_IDLE", default=1.0)
 
 # ------------------------------------------------------------------------------
 # Health: /healthz (liveness, touches nothing) and /readyz (readiness: the database must answer

@@ -13,6 +13,15 @@ class NoHubAvailable(ApplicationError):
         self.retry_after = settings.DISCOVERY_RETRY_AFTER
 
 
+class HubCredentialRejected(ApplicationError):
+    """No valid hub credential: an unknown or expired token, or a disabled application's."""
+
+    status_code = 401
+
+    def __init__(self, message: str = "The discovery credential is not valid."):
+        super().__init__(message)
+
+
 class HubNotRecognized(ApplicationError):
     """The credential is valid but is not a hub's discovery credential."""
 

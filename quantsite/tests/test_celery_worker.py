@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 def database_url() -> str:
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         pytest.skip("the worker shares the test database over PostgreSQL")
     user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgres://{user}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

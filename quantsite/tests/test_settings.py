@@ -212,7 +212,7 @@ def test_database_url_switches_to_postgresql_with_persistent_checked_connections
     )
 
     assert config.DATABASES["default"] == {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "quantsite.db.postgresql",
         "NAME": "quantsite",
         "USER": "quant",
         "PASSWORD": "secret",
@@ -220,8 +220,32 @@ def test_database_url_switches_to_postgresql_with_persistent_checked_connections
         "PORT": 5433,
         "CONN_MAX_AGE": 0,
         "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {"server_side_binding": True},
+        "OPTIONS": {"server_side_binding": True, "prepare_threshold": 5},
     }
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(read_settings, tmp_path):
+    config = read_settings(
+        DATABASE_URL="postgres://quant@db.example/quantsite",
+        DATABASE_PREPARE_THRESHOLD="off",
+        QUANTSITE_VAR_DIR=str(tmp_path),
+    )
+
+    assert config.DATABASES["default"]["OPTIONS"]["prepare_threshold"] is None
+
+
+def test_a_pool_size_switches_to_djangos_pool_without_persistent_connections(
+    read_settings, tmp_path
+):
+    config = read_settings(
+        DATABASE_URL="postgres://quant@db.example/quantsite",
+        DATABASE_POOL_SIZE="4",
+        QUANTSITE_VAR_DIR=str(tmp_path),
+    )
+
+    database = config.DATABASES["default"]
+    assert database["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10}
+    assert database["CONN_MAX_AGE"] == 0
 
 
 def test_redis_url_switches_celery_to_the_broker(read_settings, tmp_path):

@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,12 +15,14 @@ from rest_framework.views import APIView
 from quantsite.api import validated
 from quantsite.permissions import TokenHasUser
 from research.api.authentication import HubTokenAuthentication
-from research.api.permissions import IsHub
-from research.selectors.discovery import hub_for_token
+from research.api.permissions import HasHubCredential
+from research.exceptions import HubCredentialRejected
+from research.models import Hub
+from research.selectors.discovery import hub_for_credential
 from research.services.assignment import assignment_locate
 from research.services.hubs import (
     HEARTBEAT_VERSION,
-    hub_heartbeat_record,
+    hub_heartbeat,
     hub_start,
     hub_stop,
     server_token_issue,
@@ -33,8 +36,20 @@ class DetailSerializer(serializers.Serializer):
 class HubApi(APIView):
     # Sessions authenticate too, so that a signed-in person is refused with 403, not 401.
     authentication_classes = [HubTokenAuthentication, SessionAuthentication]
-    permission_classes = [IsHub]
+    permission_classes = [HasHubCredential]
     required_scopes = ["discovery"]
+
+    def hub(self) -> Hub:
+        """The hub the request's credential speaks for (one query); raises what the hub is
+        told (401, 403)."""
+        return hub_for_credential(raw_token=self.request.auth.raw)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, HubCredentialRejected):
+            # DRF's 401, with the WWW-Authenticate header its authentication classes give.
+            self.request.oauth2_error = {"error": "invalid_token"}
+            exc = NotAuthenticated(exc.message)
+        return super().handle_exception(exc)
 
 
 class HubStartApi(HubApi):
@@ -55,9 +70,10 @@ class HubStartApi(HubApi):
         summary="A hub starts",
     )
     def post(self, request: Request) -> Response:
+        hub = self.hub()
         data = validated(self.HubStartInputSerializer, request.data)
         hub = hub_start(
-            hub=hub_for_token(token=request.auth),
+            hub=hub,
             url=data["url"],
             capacity=data.get("capacity"),
             version=data["version"],
@@ -73,9 +89,12 @@ class HubStartApi(HubApi):
 
 
 class HubHeartbeatApi(HubApi):
-    """A hub's heartbeat. The answer is a versioned contract (README, "The heartbeat's
-    answer"): ``version`` rises only for a change an older hub would misread; new fields are
-    added beside the old ones, and hubs ignore fields they do not know."""
+    """A hub's heartbeat, the site's most frequent request: its credential is judged by the
+    statement that records it (``hub_heartbeat``).
+
+    The answer is a versioned contract (README, "The heartbeat's answer"): ``version`` rises
+    only for a change an older hub would misread; new fields are added beside the old ones,
+    and hubs ignore fields they do not know."""
 
     class HubHeartbeatInputSerializer(serializers.Serializer):
         version = serializers.IntegerField(
@@ -106,17 +125,22 @@ class HubHeartbeatApi(HubApi):
         summary="A hub is alive, with these users running",
     )
     def post(self, request: Request) -> Response:
-        data = validated(self.HubHeartbeatInputSerializer, request.data)
-        answer = hub_heartbeat_record(
-            hub=hub_for_token(token=request.auth), running=data["running"]
-        )
+        credential = request.auth.raw
+        try:
+            data = validated(self.HubHeartbeatInputSerializer, request.data)
+        except ValidationError:
+            # Who is asking comes first, as on every other API: a caller that is not a hub
+            # learns nothing from its body's faults.
+            self.hub()
+            raise
+        answer = hub_heartbeat(credential=credential, running=data["running"])
         return Response({"version": HEARTBEAT_VERSION, "state": answer.state, "stop": answer.stop})
 
 
 class HubStopApi(HubApi):
     @extend_schema(request=None, responses={200: DetailSerializer}, summary="A hub goes away")
     def post(self, request: Request) -> Response:
-        hub_stop(hub=hub_for_token(token=request.auth))
+        hub_stop(hub=self.hub())
         return Response({"detail": "Stopped; this hub's users will be placed elsewhere."})
 
 
@@ -162,8 +186,7 @@ class ServerTokenApi(HubApi):
         summary="A token for a user's server (scope notebooks)",
     )
     def post(self, request: Request) -> Response:
+        hub = self.hub()
         data = validated(self.ServerTokenInputSerializer, request.data)
-        raw, token = server_token_issue(
-            hub=hub_for_token(token=request.auth), username=data["user"]
-        )
+        raw, token = server_token_issue(hub=hub, username=data["user"])
         return Response({"token": raw, "expires_at": token.expires}, status=201)

@@ -1,15 +1,12 @@
-from oauth2_provider.contrib.rest_framework import TokenHasScope
+from rest_framework.permissions import BasePermission
+
+from research.api.authentication import HubCredential
 
 
-class IsHub(TokenHasScope):
-    """A bearer token with scope ``discovery`` issued to an application by client credentials.
-
-    Sessions and users' tokens are refused (403). Which hub it is comes from
-    ``research.selectors.discovery.hub_for_token``.
-    """
+class HasHubCredential(BasePermission):
+    """A bearer token came with the request (``HubTokenAuthentication``); whether it is a
+    hub's discovery credential the view judges (``hub_for_credential``). Sessions are refused
+    (403), callers without a credential 401."""
 
     def has_permission(self, request, view) -> bool:
-        token = request.auth
-        if token is None or getattr(token, "user_id", None) is not None:
-            return False
-        return super().has_permission(request, view)
+        return isinstance(request.auth, HubCredential)

@@ -6,6 +6,7 @@ locked (see ``research.services.assignment`` for the lock order)."""
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -18,10 +19,11 @@ from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application, RefreshToken, set_token_value
 
-from quantsite.accounts.models import ApplicationPolicy
+from quantsite.accounts.models import ApplicationPolicy, User
 from quantsite.accounts.services import application_enabled_set
 from research.exceptions import HubConflict, HubInvalid, HubNotAllowed
 from research.models import Assignment, DiscoveryClock, Hub, HubEvent, Liveness
+from research.selectors.discovery import hub_for_credential, token_checksum
 from research.services.assignment import assignments_end
 
 HUB_SCOPES = "openid profile email discovery"
@@ -143,6 +145,25 @@ class HeartbeatAnswer:
 HEARTBEAT_VERSION = 1
 
 
+def hub_heartbeat(*, credential: str, running: Sequence[str]) -> HeartbeatAnswer:
+    """The heartbeat of the hub whose discovery credential is ``credential``: checks the
+    credential, records the beat and answers it, as ``hub_heartbeat_record`` does.
+
+    On PostgreSQL, in one statement (``_heartbeat_sql``): the credential is judged, the beat
+    recorded, the discovery clock touched, a changed running set recorded and the stop list
+    read in one round trip, every time from the rows as they are (no cache: a revoked token,
+    a disabled or deleted hub, a disabled user count from the next beat). When that statement
+    records nothing (a refused credential, a hub not started), and on other databases, the
+    same steps run one by one, and they raise what the hub is told: ``HubCredentialRejected``
+    (401), ``HubNotRecognized`` (403), ``HubConflict`` (409).
+    """
+    if connection.vendor == "postgresql":
+        answer = _heartbeat_in_one_statement(credential=credential, running=running)
+        if answer is not None:
+            return answer
+    return hub_heartbeat_record(hub=hub_for_credential(raw_token=credential), running=running)
+
+
 def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> HeartbeatAnswer:
     """Record a heartbeat and which users have a running server there; answer the hub.
 
@@ -157,7 +178,7 @@ def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> HeartbeatAnswer
     if hub.started_at is None or hub.stopped_at is not None:
         raise HubConflict("This hub has not started; call start first.")
     now = timezone.now()
-    digest = hashlib.sha256("\n".join(sorted(set(running))).encode()).hexdigest()
+    digest = _running_digest(running)
     changed = digest != hub.running_digest
     with transaction.atomic():
         _commit_without_waiting_for_disk()
@@ -166,13 +187,124 @@ def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> HeartbeatAnswer
     if changed:
         _running_record(hub=hub, running=running, now=now)
     if hub.mode == Hub.Mode.DRAINING:
-        with transaction.atomic():
-            assignments_end(
-                Assignment.objects.filter(hub=hub, server_running=False),
-                reason=Assignment.EndReason.DRAINED,
-                now=now,
-            )
+        _drained_end(hub_id=hub.pk, now=now)
     return HeartbeatAnswer(state=hub.mode, stop=_users_to_stop(hub=hub, running=running))
+
+
+def _heartbeat_in_one_statement(
+    *, credential: str, running: Sequence[str]
+) -> HeartbeatAnswer | None:
+    """``hub_heartbeat`` in one statement; None when it recorded nothing (see there)."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _heartbeat_sql(),
+            {
+                "checksum": token_checksum(credential),
+                "now": now,
+                "digest": _running_digest(running),
+                "running": list(running),
+                "touched_before": now - dt.timedelta(seconds=1),
+                "gap": now - dt.timedelta(seconds=settings.DISCOVERY_STALE_AFTER),
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    hub_id, mode, stop, clock_exists, _ = row
+    if not clock_exists:  # the very first beat the site hears
+        clock_touch(now=now)
+    if mode == Hub.Mode.DRAINING:
+        _drained_end(hub_id=hub_id, now=now)
+    return HeartbeatAnswer(state=mode, stop=sorted(stop))
+
+
+@functools.cache
+def _heartbeat_sql() -> str:
+    """The one-statement heartbeat (PostgreSQL), built once from the models' tables.
+
+    Each part is the ORM step of ``hub_heartbeat_record`` it stands for: ``credential`` is
+    ``hub_for_credential`` (a live client-credentials token with scope ``discovery`` of an
+    enabled application), ``previous``/``beat`` the hub's update (started, not stopped),
+    ``clock`` is ``clock_touch``, ``started``/``stopped`` are ``_running_record`` (only when the
+    running set's digest changed), the ``stop`` column is ``_users_to_stop``. ``synchronous``
+    is ``_commit_without_waiting_for_disk``: a local setting for this statement's own
+    transaction, read when it commits. All parts see one snapshot.
+    """
+    token, policy = AccessToken._meta.db_table, ApplicationPolicy._meta.db_table
+    hub, clock = Hub._meta.db_table, DiscoveryClock._meta.db_table
+    assignment, user = Assignment._meta.db_table, User._meta.db_table
+    # Table names come from model metadata (no outside input); every value is a parameter.
+    return f"""
+        WITH synchronous AS (SELECT set_config('synchronous_commit', 'off', true) AS value),
+        credential AS (
+            SELECT t.application_id FROM "{token}" t
+            LEFT JOIN "{policy}" p ON p.application_id = t.application_id
+            WHERE t.token_checksum = %(checksum)s AND t.user_id IS NULL
+              AND t.application_id IS NOT NULL AND t.expires > %(now)s
+              AND 'discovery' = ANY(string_to_array(t.scope, ' '))
+              AND (p.enabled IS NULL OR p.enabled)
+        ),
+        previous AS (
+            SELECT h.id, h.running_digest FROM "{hub}" h
+            JOIN credential c ON h.application_id = c.application_id
+            WHERE h.started_at IS NOT NULL AND h.stopped_at IS NULL
+        ),
+        beat AS (
+            UPDATE "{hub}" h SET last_heartbeat_at = %(now)s, running_digest = %(digest)s
+            FROM previous WHERE h.id = previous.id
+            RETURNING h.id, h.mode, previous.running_digest <> %(digest)s AS changed
+        ),
+        clock AS (
+            UPDATE "{clock}" k SET heard_at = %(now)s,
+                listening_since = CASE WHEN k.heard_at < %(gap)s THEN %(now)s
+                                       ELSE k.listening_since END
+            WHERE k.id = 1 AND k.heard_at < %(touched_before)s AND EXISTS (SELECT 1 FROM beat)
+            RETURNING k.id
+        ),
+        started AS (
+            UPDATE "{assignment}" a SET server_running = true, server_seen_at = %(now)s
+            FROM beat, "{user}" u
+            WHERE beat.changed AND a.hub_id = beat.id AND a.ended_at IS NULL
+              AND NOT a.server_running AND u.id = a.user_id AND u.username = ANY(%(running)s)
+            RETURNING a.id
+        ),
+        stopped AS (
+            UPDATE "{assignment}" a SET server_running = false
+            FROM beat
+            WHERE beat.changed AND a.hub_id = beat.id AND a.ended_at IS NULL
+              AND a.server_running AND NOT EXISTS (
+                SELECT 1 FROM "{user}" u WHERE u.id = a.user_id AND u.username = ANY(%(running)s)
+              )
+            RETURNING a.id
+        )
+        SELECT beat.id, beat.mode,
+            ARRAY(
+                SELECT DISTINCT r.name FROM unnest(%(running)s::text[]) AS r(name)
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM "{assignment}" a JOIN "{user}" u ON u.id = a.user_id
+                    WHERE a.hub_id = beat.id AND a.ended_at IS NULL AND u.is_active
+                      AND u.username = r.name
+                )
+            ),
+            (SELECT count(*) FROM clock) > 0 OR EXISTS (SELECT 1 FROM "{clock}" WHERE id = 1),
+            (SELECT value FROM synchronous)
+        FROM beat
+    """  # noqa: S608
+
+
+def _running_digest(running: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(set(running))).encode()).hexdigest()
+
+
+def _drained_end(*, hub_id: int, now: dt.datetime) -> None:
+    """On a draining hub, the assignments of users without a running server end."""
+    with transaction.atomic():
+        assignments_end(
+            Assignment.objects.filter(hub_id=hub_id, server_running=False),
+            reason=Assignment.EndReason.DRAINED,
+            now=now,
+        )
 
 
 def _users_to_stop(*, hub: Hub, running: Sequence[str]) -> list[str]:

@@ -1,0 +1,1 @@
+"""Database helpers of the site: its PostgreSQL backend and hand-written queries' rows."""
