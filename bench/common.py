@@ -53,6 +53,50 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Site(str):
+    """The base URL of a site under gunicorn, with its master's pid (``cpu_seconds``)."""
+
+    pid: int
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of process ``pid`` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def site_cpu_seconds(site: "Site") -> float:
+    """The CPU seconds the site's gunicorn workers have used so far (their master's children,
+    read from /proc)."""
+    children = Path(f"/proc/{site.pid}/task/{site.pid}/children").read_text().split()
+    return sum(process_cpu_seconds(int(pid)) for pid in children)
+
+
+def postgres_cpu_seconds(database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to ``database``, by pid
+    (PostgreSQL runs on this machine; compare two readings with ``cpu_delta``)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", [database]
+            )
+        ]
+    return {pid: process_cpu_seconds(pid) for pid in pids}
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """What the backends used between two ``postgres_cpu_seconds`` readings (a backend that
+    started in between counts from zero)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 @contextlib.contextmanager
 def gunicorn(database_url: str, workers: int = 4, redis_url: str = "", **env: str):
     """The site under gunicorn on a free loopback port; yields its base URL; stops it after.
@@ -89,7 +133,8 @@ def gunicorn(database_url: str, workers: int = 4, redis_url: str = "", **env: st
         cwd=ROOT,
         env=environment,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = Site(f"http://127.0.0.1:{port}")
+    base.pid = process.pid
     try:
         deadline = time.monotonic() + 60
         while True:

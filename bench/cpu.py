@@ -4,8 +4,9 @@ Each request is a WSGI call of ``quantsite.wsgi.application`` (every middleware,
 response) from this process, one at a time, so that:
 - the site's Python CPU per request is this process's CPU time (``time.process_time``) over
   the requests, divided by their number;
-- PostgreSQL's CPU per request is the CPU time of this process's backend (``pg_backend_pid()``,
-  read from ``/proc/<pid>/stat``: PostgreSQL runs on this machine) over the same requests;
+- PostgreSQL's CPU per request is the CPU time of the backends connected to the benchmark's
+  database (this process's one, or its pool's; read from ``/proc/<pid>/stat``: PostgreSQL runs
+  on this machine) over the same requests;
 - round trips per request are the protocol messages that wait for the server (``Sync`` after
   an extended-protocol statement, or a simple ``Query``), from libpq's trace of one request.
 
@@ -95,18 +96,22 @@ def call(application, make_environ: Callable[[], dict]) -> int:
 
 
 def backend_cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def backend_pid() -> int:
+def backends_cpu_seconds() -> dict[int, float]:
+    """CPU seconds so far of every backend connected to this database (one, or a pool's)."""
     from django.db import connection
 
-    connection.ensure_connection()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [row[0] for row in cursor.fetchall()]
+    return {pid: backend_cpu_seconds(pid) for pid in pids}
 
 
 def round_trips(application, make_environ: Callable[[], dict]) -> float:
@@ -144,20 +149,19 @@ def measure(
     for _ in range(warmup):
         call(application, make_environ)
     traced = round_trips(application, make_environ) if connection.vendor == "postgresql" else 0
-    pid = backend_pid() if connection.vendor == "postgresql" else None
+    postgres = connection.vendor == "postgresql"
     statuses: dict[int, int] = {}
-    pg_before = backend_cpu_seconds(pid) if pid else 0.0
+    pg_before = backends_cpu_seconds() if postgres else {}
     cpu_before, wall_before = time.process_time(), time.perf_counter()
     for _ in range(requests):
         status = call(application, make_environ)
         statuses[status] = statuses.get(status, 0) + 1
     cpu_after, wall_after = time.process_time(), time.perf_counter()
-    if pid and backend_pid() != pid:
-        raise RuntimeError("the database connection changed during the measurement")
-    pg_after = backend_cpu_seconds(pid) if pid else 0.0
+    pg_after = backends_cpu_seconds() if postgres else {}
+    pg_used = sum(seconds - pg_before.get(pid, 0.0) for pid, seconds in pg_after.items())
     return Cost(
         python_ms=(cpu_after - cpu_before) * 1000 / requests,
-        postgres_ms=(pg_after - pg_before) * 1000 / requests,
+        postgres_ms=pg_used * 1000 / requests,
         wall_ms=(wall_after - wall_before) * 1000 / requests,
         round_trips=traced,
         statuses=statuses,

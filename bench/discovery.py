@@ -25,7 +25,35 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import django_setup, fresh_database, gunicorn, summary
+from common import (
+    cpu_delta,
+    django_setup,
+    fresh_database,
+    gunicorn,
+    postgres_cpu_seconds,
+    site_cpu_seconds,
+    summary,
+)
+
+DATABASE = "quantsite_bench_discovery"
+
+
+class CpuMeter:
+    """The site's CPU (gunicorn workers) and PostgreSQL's (the bench database's backends)
+    over a phase, per request served. The load generator's own CPU is not in it."""
+
+    def __init__(self, base):
+        self.base = base
+        self.site, self.postgres = site_cpu_seconds(base), postgres_cpu_seconds(DATABASE)
+
+    def per_request(self, requests: int) -> str:
+        site = site_cpu_seconds(self.base) - self.site
+        postgres = cpu_delta(self.postgres, postgres_cpu_seconds(DATABASE))
+        n = max(requests, 1)
+        return (
+            f"CPU per request: site {site * 1000 / n:.2f} ms, postgres {postgres * 1000 / n:.2f} ms"
+        )
+
 
 HUBS_HEARTBEAT = 1_000
 HUBS_LOCATE = 100
@@ -176,6 +204,7 @@ def session_for(limit: int) -> aiohttp.ClientSession:
 
 async def phase_heartbeats(base, tokens, seconds):
     latencies, errors = [], []
+    meter = CpuMeter(base)
     async with session_for(len(tokens)) as session:
         running = [[f"user{i * 10 + k}" for k in range(i % 10)] for i in range(len(tokens))]
         started = time.monotonic()
@@ -191,9 +220,10 @@ async def phase_heartbeats(base, tokens, seconds):
     rate = len(latencies) / max(elapsed, 1e-9)
     print(
         f"heartbeats, {len(tokens)} hubs at 1/s for {seconds} s: achieved {rate:.0f}/s, "
-        f"{summary(latencies)}, errors={len(errors)}",
+        f"{summary(latencies)}, errors={len(errors)}, {meter.per_request(len(latencies))}",
         flush=True,
     )
+    meter = CpuMeter(base)
     async with session_for(64) as session:
         lat, statuses = await closed_loop(
             session,
@@ -206,7 +236,7 @@ async def phase_heartbeats(base, tokens, seconds):
         )
     print(
         f"heartbeat ceiling, 64 concurrent senders for 10 s: {len(lat) / 10:.0f}/s, "
-        f"{summary(lat)}, statuses={statuses}",
+        f"{summary(lat)}, statuses={statuses}, {meter.per_request(len(lat))}",
         flush=True,
     )
     return rate
@@ -226,11 +256,12 @@ async def phase_locate(base, sticky_tokens, new_tokens, seconds):
             ("locate, new assignment", "/api/discovery/locate", lambda i: new_tokens.pop()),
             ("trivial view (/readyz) again", "/readyz", lambda i: None),
         ]:
+            meter = CpuMeter(base)
             lat, statuses = await closed_loop(session, base, "GET", path, token_for, 32, seconds)
             results[label] = lat
             print(
                 f"{label}, concurrency 32: {len(lat) / seconds:.0f}/s, {summary(lat)}, "
-                f"statuses={statuses}",
+                f"statuses={statuses}, {meter.per_request(len(lat))}",
                 flush=True,
             )
     return results
@@ -261,7 +292,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    database_url = fresh_database("quantsite_bench_discovery")
+    database_url = fresh_database(DATABASE)
     django_setup(database_url, **SERVER_ENV)
     from django.db import connection
     from django.db.models import Count, F

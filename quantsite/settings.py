@@ -83,6 +83,9 @@ MIDDLEWARE = [
     "quantsite.middleware.RequestEncodingMiddleware",
     "quantsite.errors.DatabaseUnavailableMiddleware",
     "quantsite.middleware.RejectNulBytesMiddleware",
+    # Hubs' heartbeats and bearer-token locates, answered before the middleware below
+    # (research/api/fast_path.py); anything it does not answer 200 goes on to the API view.
+    "research.api.fast_path.HubApiFastPath",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -22,6 +22,7 @@ from research.selectors.discovery import hub_for_credential
 from research.services.assignment import assignment_locate
 from research.services.hubs import (
     HEARTBEAT_VERSION,
+    HeartbeatAnswer,
     hub_heartbeat,
     hub_start,
     hub_stop,
@@ -134,7 +135,12 @@ class HubHeartbeatApi(HubApi):
             self.hub()
             raise
         answer = hub_heartbeat(credential=credential, running=data["running"])
-        return Response({"version": HEARTBEAT_VERSION, "state": answer.state, "stop": answer.stop})
+        return Response(heartbeat_answer(answer))
+
+
+def heartbeat_answer(answer: HeartbeatAnswer) -> dict:
+    """The heartbeat's answer (contract version ``HEARTBEAT_VERSION``), as the API sends it."""
+    return {"version": HEARTBEAT_VERSION, "state": answer.state, "stop": answer.stop}
 
 
 class HubStopApi(HubApi):
@@ -166,8 +172,12 @@ class LocateApi(APIView):
         summary="Find my hub",
     )
     def get(self, request: Request) -> Response:
-        hub = assignment_locate(user=request.user)
-        return Response({"hub": hub.name, "url": hub.url})
+        return Response(locate_answer(assignment_locate(user=request.user)))
+
+
+def locate_answer(hub: Hub) -> dict:
+    """Locate's answer: the user's hub."""
+    return {"hub": hub.name, "url": hub.url}
 
 
 class ServerTokenApi(HubApi):
