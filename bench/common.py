@@ -98,8 +98,11 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 @contextlib.contextmanager
-def gunicorn(database_url: str, workers: int = 4, redis_url: str = "", **env: str):
+def gunicorn(
+    database_url: str, workers: int = 4, redis_url: str = "", options: tuple = (), **env: str
+):
     """The site under gunicorn on a free loopback port; yields its base URL; stops it after.
+    ``options`` are more gunicorn arguments (``("--worker-class", "gthread", ...)``).
 
     Without ``redis_url`` (the default) the site has no broker and runs its tasks inline,
     whatever REDIS_URL this process has; with it, the site queues them there for a worker."""
@@ -129,6 +132,7 @@ def gunicorn(database_url: str, workers: int = 4, redis_url: str = "", **env: st
             "4096",
             "--log-level",
             "warning",
+            *options,
         ],
         cwd=ROOT,
         env=environment,

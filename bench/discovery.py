@@ -290,6 +290,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="gunicorn's gthread workers with this many threads and keep-alive (default: sync "
+        "workers, a new connection per request)",
+    )
     args = parser.parse_args()
 
     database_url = fresh_database(DATABASE)
@@ -303,8 +310,14 @@ def main() -> None:
     hubs = seed_hubs(HUBS_HEARTBEAT, capacity=2_000)
     hub_tokens = make_tokens([(hub.application, None, "discovery") for hub in hubs])
 
-    with gunicorn(database_url, workers=args.workers, **SERVER_ENV) as base:
-        print(f"site under gunicorn ({args.workers} workers) at {base}", flush=True)
+    options = (
+        ("--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "30")
+        if args.threads
+        else ()
+    )
+    with gunicorn(database_url, workers=args.workers, options=options, **SERVER_ENV) as base:
+        kind = f"gthread, {args.threads} threads, keep-alive" if args.threads else "sync"
+        print(f"site under gunicorn ({args.workers} workers, {kind}) at {base}", flush=True)
         asyncio.run(phase_heartbeats(base, hub_tokens, args.seconds))
 
         # Locate: 100 hubs hold 100,000 users.

@@ -13,14 +13,21 @@ def instance_from_row(model: type[M], names: list[str], values) -> M:
     """An instance of ``model`` loaded from the database (``Model.from_db``) with the columns
     ``names`` (attnames: ``user_id``) set to ``values``, each passed through the converters the
     ORM applies on this database (SQLite's naive datetimes made aware, JSON decoded ...)."""
-    converted = []
-    for value, (column, converters) in zip(
-        values, _converters(connection.vendor, model, tuple(names)), strict=True
+    converted = {}
+    for name, value, (column, converters) in zip(
+        names, values, _converters(connection.vendor, model, tuple(names)), strict=True
     ):
         for converter in converters:
             value = converter(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, names, converted)
+        converted[name] = value
+    # from_db takes the values of a subset of fields in the model's own field order.
+    ordered = [name for name in _field_order(model) if name in converted]
+    return model.from_db(connection.alias, ordered, [converted[name] for name in ordered])
+
+
+@functools.cache
+def _field_order(model: type[Model]) -> tuple[str, ...]:
+    return tuple(field.attname for field in model._meta.concrete_fields)
 
 
 @functools.cache

@@ -99,3 +99,31 @@ def test_a_refused_credential_gets_the_views_401(client, beating_hub):
 
     assert response.status_code == 401
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+def test_a_returning_users_locate_is_one_statement(client, make_hub, make_user):
+    from django.db import connection
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    hub = make_hub("hub-1")
+    ada = make_user(username="ada")
+    assignment_locate(user=ada)
+    AccessToken.objects.create(
+        user=ada,
+        application=hub.application,
+        token="ada-profile",
+        scope="profile",
+        expires=timezone.now() + timezone.timedelta(hours=1),
+    )
+    statements = []
+
+    def count(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        response = client.get("/api/discovery/locate", HTTP_AUTHORIZATION="Bearer ada-profile")
+
+    assert response.json() == {"hub": "hub-1", "url": hub.url}
+    assert len(statements) == 1
