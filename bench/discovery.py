@@ -5,8 +5,10 @@ from this process with aiohttp. Prints each figure; record them in bench/RESULTS
 
     .venv/bin/python bench/discovery.py [--seconds 15]
 
-1. Heartbeats: 1,000 hubs beating once a second (closed loop per hub): achieved rate, p50, p99.
+1. Heartbeats: 1,000 hubs beating once a second (closed loop per hub): achieved rate, p50, p99,
+   after the same loop against /healthz (the floor of that rate on this machine and harness).
    Then the ceiling: as many heartbeats as the server takes from 64 concurrent senders.
+   Every phase prints the site's and PostgreSQL's CPU per request (from /proc).
 2. Locate with 100,000 assigned users on 100 hubs, concurrency 32: a sticky user, a new
    assignment, and the trivial views side by side: /readyz (one SELECT 1, no auth) and
    /healthz (liveness: touches nothing).
@@ -36,6 +38,7 @@ from common import (
 )
 
 DATABASE = "quantsite_bench_discovery"
+HEARTBEAT = "/api/discovery/heartbeat"
 
 
 class CpuMeter:
@@ -151,7 +154,10 @@ def seed_users(count: int, prefix: str):
 # -- load ------------------------------------------------------------------------------------
 
 
-async def heartbeat_loop(session, base, token, running, seconds, latencies, errors, offset):
+async def heartbeat_loop(
+    session, base, token, running, seconds, latencies, errors, offset, path=HEARTBEAT
+):
+    """One hub beating once a second (``path`` another URL, GET, for the same loop's floor)."""
     await asyncio.sleep(offset)
     end = time.monotonic() + seconds
     next_beat = time.monotonic()
@@ -159,9 +165,12 @@ async def heartbeat_loop(session, base, token, running, seconds, latencies, erro
     while time.monotonic() < end:
         started = time.monotonic()
         try:
-            async with session.post(
-                f"{base}/api/discovery/heartbeat", json={"running": running}, headers=headers
-            ) as response:
+            request = (
+                session.post(f"{base}{path}", json={"running": running}, headers=headers)
+                if path == HEARTBEAT
+                else session.get(f"{base}{path}")
+            )
+            async with request as response:
                 await response.read()
                 if response.status != 200:
                     errors.append(response.status)
@@ -203,26 +212,37 @@ def session_for(limit: int) -> aiohttp.ClientSession:
 
 
 async def phase_heartbeats(base, tokens, seconds):
-    latencies, errors = [], []
-    meter = CpuMeter(base)
-    async with session_for(len(tokens)) as session:
-        running = [[f"user{i * 10 + k}" for k in range(i % 10)] for i in range(len(tokens))]
-        started = time.monotonic()
-        await asyncio.gather(
-            *(
-                heartbeat_loop(
-                    session, base, t, running[i], seconds, latencies, errors, i / len(tokens)
+    rate = 0.0
+    # The same loop against /healthz first: what the harness and the machine give at this rate.
+    for label, path in [("/healthz, the same loop", "/healthz"), ("heartbeats", HEARTBEAT)]:
+        latencies, errors = [], []
+        meter = CpuMeter(base)
+        async with session_for(len(tokens)) as session:
+            running = [[f"user{i * 10 + k}" for k in range(i % 10)] for i in range(len(tokens))]
+            started = time.monotonic()
+            await asyncio.gather(
+                *(
+                    heartbeat_loop(
+                        session,
+                        base,
+                        t,
+                        running[i],
+                        seconds,
+                        latencies,
+                        errors,
+                        i / len(tokens),
+                        path=path,
+                    )
+                    for i, t in enumerate(tokens)
                 )
-                for i, t in enumerate(tokens)
             )
+            elapsed = time.monotonic() - started - 1.0  # the staggered start spreads over 1 s
+        rate = len(latencies) / max(elapsed, 1e-9)
+        print(
+            f"{label}, {len(tokens)} hubs at 1/s for {seconds} s: achieved {rate:.0f}/s, "
+            f"{summary(latencies)}, errors={len(errors)}, {meter.per_request(len(latencies))}",
+            flush=True,
         )
-        elapsed = time.monotonic() - started - 1.0  # the staggered start spreads over 1 s
-    rate = len(latencies) / max(elapsed, 1e-9)
-    print(
-        f"heartbeats, {len(tokens)} hubs at 1/s for {seconds} s: achieved {rate:.0f}/s, "
-        f"{summary(latencies)}, errors={len(errors)}, {meter.per_request(len(latencies))}",
-        flush=True,
-    )
     meter = CpuMeter(base)
     async with session_for(64) as session:
         lat, statuses = await closed_loop(

@@ -1,13 +1,18 @@
 """Notebooks as the store keeps them: nbformat 4 JSON, written as Jupyter writes it to disk.
 
-``notebook_bytes`` is the one way in (shape checked, Jupyter's own serialization, so
-downloads and hashes match a disk's); ``notebook_parse`` the one way out (multi-line strings
-rejoined, older versions upgraded).
+Two ways in, both shape-checked by ``notebook_check``: ``notebook_bytes`` serializes a
+notebook given as JSON (Jupyter's own serialization, so downloads and hashes match a disk's);
+``notebook_file_check`` takes a notebook file's bytes as a Jupyter manager wrote them, to be
+stored as they are (parsed with orjson to check the shape, never encoded again).
+``notebook_parse`` is the one way out (multi-line strings rejoined, older versions upgraded).
 """
 
 import json
+from itertools import compress
 
 import nbformat
+import orjson
+from django.conf import settings
 
 from research.exceptions import BadNotebook, InvalidModel
 
@@ -31,6 +36,46 @@ def notebook_bytes(notebook) -> bytes:
     except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
         raise BadNotebook(f"Not a notebook: {error}") from None
     return text_bytes(text, "The notebook")
+
+
+def notebook_file_check(data: bytes) -> None:
+    """``BadNotebook`` unless ``data`` is a notebook file the store can keep as it is: one
+    JSON object in UTF-8 (RFC 8259 as orjson reads it: no byte order mark, no NaN or
+    Infinity, no lone surrogates, nothing after the object), nested no deeper than
+    ``API_MAX_JSON_DEPTH``, of the shape ``notebook_check`` asks for.
+
+    It refuses what the JSON model's path (``notebook_bytes`` behind the API's JSON parser)
+    refuses: the same shape, the same text rules; beyond that only a number too large for a
+    double (``1e400``, which that path would write as ``Infinity``, no JSON). Neither runs
+    nbformat's jsonschema validation: the manager that wrote the file validates it, as
+    Jupyter's file manager does, and a notebook that fails it is still saved, as there."""
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise BadNotebook(f"Not a notebook file (JSON in UTF-8): {error}") from None
+    if not isinstance(body, dict):
+        raise BadNotebook("A notebook file must hold a notebook JSON object.")
+    if _too_deep(body, settings.API_MAX_JSON_DEPTH):
+        raise BadNotebook(f"A notebook nested deeper than {settings.API_MAX_JSON_DEPTH} levels.")
+    notebook_check(body)
+
+
+_CONTAINERS = frozenset((dict, list))
+
+
+def _too_deep(body: dict, limit: int) -> bool:
+    """Does ``body`` hold a list or object nested deeper than ``limit`` (``body`` is 1)?"""
+    level, depth = [body], 1
+    while level:
+        if depth > limit:
+            return True
+        deeper = []
+        for value in level:
+            children = value.values() if type(value) is dict else value
+            # Only the containers, picked out at C speed: a notebook's bulk is strings.
+            deeper.extend(compress(children, map(_CONTAINERS.__contains__, map(type, children))))
+        level, depth = deeper, depth + 1
+    return False
 
 
 def notebook_check(body: dict) -> None:

@@ -7,11 +7,17 @@ keep-alive connection, and gzip both ways for large bodies when the link is slow
 want it (``compress_min_bytes``). Its credential is the user's
 server token (scope ``notebooks``), which reaches that user's files only.
 
+Notebooks move as their files' bytes (the site's ``application/x-ipynb+json``): a save sends
+what Jupyter's file manager would write to disk, a read gets the stored bytes back, and the
+nbformat work (serializing, parsing, validating, trust) is done here once, as Jupyter's file
+manager does it; the site checks a notebook's shape and stores its bytes as they are.
+
 Optionally (like PGContents' HybridContentsManager) a directory of the hub's disk is mounted
 read-only at ``readonly_mount`` (``QUANTHUB_READONLY_DIR`` at ``QUANTHUB_READONLY_MOUNT``), for
 example shared example notebooks.
 """
 
+import json
 import os
 from urllib.parse import quote
 
@@ -24,6 +30,29 @@ from traitlets import Bool, Float, Instance, Integer, Unicode, default
 
 from quanthub.client import ServerCredential
 from quanthub.contents_api import ContentsClient, dates
+
+# A notebook as its file, and the header in which the site gives the file's model with it.
+NOTEBOOK_MEDIA_TYPE = "application/x-ipynb+json"
+MODEL_HEADER = "Contents-Model"
+
+
+def notebook_file(nb: nbformat.NotebookNode, validation_error: dict) -> bytes:
+    """The bytes Jupyter's file manager writes for ``nb`` (``nbformat.write`` with
+    ``NO_CONVERT``: its JSON, then a newline), validated once on the way (a failure recorded in
+    ``validation_error``, as the file manager records it). 400 if it is no notebook nbformat
+    can write, or its text cannot be UTF-8 (a lone surrogate)."""
+    try:
+        text = nbformat.writes(
+            nb, version=nbformat.NO_CONVERT, capture_validation_error=validation_error
+        )
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
+        raise web.HTTPError(400, f"Not a notebook: {error}") from None
+    if not text.endswith("\n"):
+        text += "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise web.HTTPError(400, "The notebook contains a lone surrogate (not text).") from None
 
 
 class QuantsiteCheckpoints(AsyncCheckpoints):
@@ -254,16 +283,46 @@ class QuantsiteContentsManager(AsyncContentsManager):
         if self.allow_hidden:
             params["hidden"] = "1"
         client = self.site
-        model = dates(await client.request("GET", client.url(path), params=params))
+        if content and (type == "notebook" or (type is None and path.endswith(".ipynb"))):
+            model = await self._notebook_file_get(path, params)
+        else:
+            model = dates(await client.request("GET", client.url(path), params=params))
         if path == "" and self._readonly is not None and content:
             mount = await self._readonly.get("", content=False)
             model["content"].append(self._rebase(mount))
-        if model["type"] == "notebook" and content:
-            nb = nbformat.from_dict(model["content"])
-            self.mark_trusted_cells(nb, path)
-            model["content"] = nb
-            self._validate(model)
         self.emit(data={"action": "get", "path": path})
+        return model
+
+    async def _notebook_file_get(self, path: str, params: dict) -> dict:
+        """The notebook at ``path`` read as its file: the site answers the stored bytes (its
+        model in ``MODEL_HEADER``), read here as Jupyter's file manager reads a notebook on
+        disk (``nbformat.reads`` to version 4, validated once, cells' trust marked). Where
+        there is no notebook file to give (a directory named .ipynb, say), and from a site one
+        release behind, the answer is the JSON model, read as such."""
+        accept = f"{NOTEBOOK_MEDIA_TYPE}, application/json"
+        client = self.site
+        response = await client.send(
+            "GET", client.url(path), params=params, headers={"Accept": accept}
+        )
+        if not response.headers.get("Content-Type", "").startswith(NOTEBOOK_MEDIA_TYPE):
+            model = dates(response.json())
+            if model["type"] == "notebook":  # a JSON model all the same: read it as one
+                nb = nbformat.from_dict(model["content"])
+                self.mark_trusted_cells(nb, path)
+                model["content"] = nb
+                self._validate(model)
+            return model
+        model = dates(json.loads(response.headers[MODEL_HEADER]))
+        validation_error: dict = {}
+        try:
+            nb = nbformat.reads(
+                response.content, as_version=4, capture_validation_error=validation_error
+            )
+        except Exception as error:  # whatever nbformat raises, as Jupyter's manager catches
+            raise web.HTTPError(400, f"Unreadable Notebook: {path} {error!r}") from None
+        self.mark_trusted_cells(nb, path)
+        model["content"], model["format"] = nb, "json"
+        self.validate_notebook_model(model, validation_error)
         return model
 
     def _validate(self, model: dict) -> None:
@@ -287,19 +346,45 @@ class QuantsiteContentsManager(AsyncContentsManager):
         if "content" not in model and model["type"] != "directory":
             raise web.HTTPError(400, "No file content provided")
         body = {k: v for k, v in model.items() if k in ("type", "format", "content", "chunk")}
-        if model["type"] == "notebook":
+        client = self.site
+        if model["type"] == "notebook" and model.get("chunk") is None:
+            nb = nbformat.from_dict(model["content"])
+            self.check_and_sign(nb, path)
+            validation_error: dict = {}
+            saved = await self._notebook_file_put(path, notebook_file(nb, validation_error))
+            if saved is None:  # a site one release behind: the JSON model
+                body["content"] = nb
+                saved = await client.request("PUT", client.url(path), body=body)
+            saved = dates(saved)
+            self.validate_notebook_model(model, validation_error)
+        elif model["type"] == "notebook":  # a chunk of an upload: JSON, as JupyterLab sent it
             nb = nbformat.from_dict(model["content"])
             self.check_and_sign(nb, path)
             body["content"] = nb
-        client = self.site
-        saved = dates(await client.request("PUT", client.url(path), body=body))
-        if model["type"] == "notebook":
+            saved = dates(await client.request("PUT", client.url(path), body=body))
             self._validate(model)
-            if model.get("message"):
-                saved["message"] = model["message"]
+        else:
+            saved = dates(await client.request("PUT", client.url(path), body=body))
+        if model["type"] == "notebook" and model.get("message"):
+            saved["message"] = model["message"]
         self.run_post_save_hooks(model=saved, os_path=path)
         self.emit(data={"action": "save", "path": path})
         return saved
+
+    async def _notebook_file_put(self, path: str, data: bytes) -> dict | None:
+        """Save ``data`` (a notebook file's bytes) at ``path``: the site's model of it, or None
+        from a site one release behind, which does not take notebook files (415): the caller
+        then saves the JSON model, as before."""
+        client = self.site
+        try:
+            response = await client.send(
+                "PUT", client.url(path), content=data, headers={"Content-Type": NOTEBOOK_MEDIA_TYPE}
+            )
+        except web.HTTPError as error:
+            if error.status_code == 415:
+                return None
+            raise
+        return response.json()
 
     async def new_untitled(self, path="", type="", ext=""):
         """One round trip: the site picks the free name ("Untitled1.ipynb", ...)."""

@@ -55,15 +55,30 @@ class ContentsClient:
         return "/".join([self.base, *parts, *suffix])
 
     async def request(self, method: str, url: str, *, params=None, body=None):
+        """A JSON call: ``body`` sent as JSON (gzip past ``compress_min_bytes``), the decoded
+        answer returned; errors as ``send``'s."""
         headers, content = {}, None
         if body is not None:
             content = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-            if self.compress_min_bytes and len(content) >= self.compress_min_bytes:
-                content = gzip.compress(content, compresslevel=1)
-                headers["Content-Encoding"] = "gzip"
+        response = await self.send(method, url, params=params, content=content, headers=headers)
+        return response.json() if response.content else None
+
+    async def send(self, method: str, url: str, *, params=None, content=None, headers=None):
+        """One call with ``content`` as it is (gzip past ``compress_min_bytes``): the
+        ``httpx.Response``, whatever its type. A ``SiteError`` becomes the ``HTTPError``
+        JupyterLab expects: a site outage or an unreachable site a 503 that says to try again,
+        any other refusal its own status and message."""
+        headers = dict(headers or {})
+        if (
+            content is not None
+            and self.compress_min_bytes
+            and (len(content) >= self.compress_min_bytes)
+        ):
+            content = gzip.compress(content, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
         try:
-            return await self.site.call(
+            return await self.site.send(
                 method, url, params=params, content=content, headers=headers
             )
         except SiteError as error:

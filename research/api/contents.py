@@ -3,22 +3,37 @@
 Same verbs, models, status codes and errors as jupyter_server's ``/api/contents``, plus its
 checkpoints. Sessions (the site's own pages) and bearer tokens with scope ``notebooks`` (a
 user's server) reach the caller's own files only.
+
+A notebook also moves as its file's bytes, in ``application/x-ipynb+json``
+(``NOTEBOOK_MEDIA_TYPE``), which quanthub's manager asks for so that neither side parses and
+re-encodes a notebook the other already has as bytes: a PUT with that ``Content-Type`` saves
+the body as the notebook (shape checked, stored as it is) and answers the model as a JSON
+save does; a GET that accepts it answers a notebook's stored bytes, with its model (without
+content) as JSON in the ``Contents-Model`` header. Everything else, including a GET of what is
+not a notebook, answers the JSON model as before.
 """
 
+import json
 from urllib.parse import quote
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponse
+from django.utils.cache import patch_vary_headers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from quantsite.api import gzip_json_response
+from quantsite.api import RequestTooLarge, gzip_json_response, inflate_gzip
 from quantsite.permissions import TokenHasUser
 from quantsite.schema import AutoSchema
 from research.api import contents_models
+from research.api.contents_models import NOTEBOOK_MEDIA_TYPE
 from research.exceptions import InvalidModel
 from research.selectors.notebooks import checkpoint_list
 from research.services.checkpoints import checkpoint_create, checkpoint_delete, checkpoint_restore
@@ -38,6 +53,51 @@ def _flag(request: Request, name: str, default: bool) -> bool:
 
 def _location(path: str) -> str:
     return f"/api/contents/{quote(path)}"
+
+
+# The header of a notebook file's answer that carries its model (without content).
+MODEL_HEADER = "Contents-Model"
+
+
+def _media_type(value: str) -> str:
+    return value.partition(";")[0].strip().lower()
+
+
+def _accepts_notebook_file(request: Request) -> bool:
+    """Does the caller's ``Accept`` name ``NOTEBOOK_MEDIA_TYPE`` (and not with ``q=0``)?"""
+    for part in request.META.get("HTTP_ACCEPT", "").split(","):
+        media_type, *params = part.split(";")
+        if media_type.strip().lower() == NOTEBOOK_MEDIA_TYPE:
+            return not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00") for p in params)
+    return False
+
+
+class NotebookFileParser(BaseParser):
+    """A notebook file's bytes (``NOTEBOOK_MEDIA_TYPE``), given to the view as they are.
+
+    Bounded and inflated as ``quantsite.api.JSONParser`` bounds and inflates a JSON body: at
+    most the view's ``max_body_bytes`` (413), ``Content-Encoding: gzip`` inflated within the
+    same limit and ``API_GZIP_MAX_RATIO``, any other encoding a 415. What the bytes hold is
+    the store's to check (``notebook_file_check``)."""
+
+    media_type = NOTEBOOK_MEDIA_TYPE
+
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+        view = (parser_context or {}).get("view")
+        request = (parser_context or {}).get("request")
+        limit = getattr(view, "max_body_bytes", None) or settings.API_MAX_BODY_BYTES
+        meta = request.META if request is not None else {}
+        encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding in ("", "identity"):
+            body = stream.read(limit + 1) if stream is not None else b""
+            if len(body) > limit:
+                raise RequestTooLarge(f"The request body is over the limit of {limit} bytes.")
+            return body
+        if encoding == "gzip" and "gzip" in getattr(view, "request_encodings", ()):
+            return inflate_gzip(stream, limit=limit, max_ratio=settings.API_GZIP_MAX_RATIO)
+        raise exceptions.UnsupportedMediaType(
+            media_type, f"Content-Encoding {encoding!r} is not accepted here."
+        )
 
 
 class ContentsModelSerializer(serializers.Serializer):
@@ -127,6 +187,16 @@ class ContentsApiBase(APIView):
 
 
 class ContentsApi(ContentsApiBase):
+    parser_classes = [*api_settings.DEFAULT_PARSER_CLASSES, NotebookFileParser]
+
+    def perform_content_negotiation(self, request, force=False):
+        # A caller that accepts a notebook's file gets every other answer (a directory, a
+        # file, an error) as JSON, whatever else its Accept says: not a 406.
+        if _accepts_notebook_file(request):
+            renderer = self.get_renderers()[0]
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
     @extend_schema(
         parameters=[
             OpenApiParameter("type", str, enum=["directory", "file", "notebook"]),
@@ -135,10 +205,33 @@ class ContentsApi(ContentsApiBase):
             OpenApiParameter("hash", int, enum=[0, 1]),
             OpenApiParameter("hidden", int, enum=[0, 1], description="List hidden entries."),
         ],
-        responses={200: ContentsModelSerializer},
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                ContentsModelSerializer,
+                description="The model. With Accept: application/x-ipynb+json, a notebook "
+                "asked with its content answers its file's bytes as stored instead, with its "
+                f"model (without content) as JSON in the {MODEL_HEADER} header.",
+            ),
+            (200, NOTEBOOK_MEDIA_TYPE): OpenApiResponse(OpenApiTypes.BINARY),
+        },
         summary="Get a file, notebook or directory",
     )
     def get(self, request: Request, path: str = "") -> Response:
+        if _flag(request, "content", True) and _accepts_notebook_file(request):
+            found = contents_models.model_get_notebook_file(
+                user=request.user,
+                path=path or "",
+                type=request.query_params.get("type") or None,
+                format=request.query_params.get("format") or None,
+                require_hash=_flag(request, "hash", False),
+            )
+            if found is not None:
+                model, data = found
+                response = HttpResponse(data, content_type=NOTEBOOK_MEDIA_TYPE)
+                # ASCII JSON: a header is Latin-1 on the wire, a path may be any Unicode.
+                response[MODEL_HEADER] = json.dumps(model, separators=(",", ":"))
+                patch_vary_headers(response, ("Accept",))  # the same URL also answers JSON
+                return response
         model = contents_models.model_get(
             user=request.user,
             path=path or "",
@@ -151,22 +244,33 @@ class ContentsApi(ContentsApiBase):
         return Response(model)
 
     @extend_schema(
-        request=ContentsInputSerializer,
+        request={
+            "application/json": ContentsInputSerializer,
+            NOTEBOOK_MEDIA_TYPE: OpenApiTypes.BINARY,
+        },
         responses={200: ContentsModelSerializer, 201: ContentsModelSerializer},
         summary="Save or upload",
+        description="A contents model in JSON; or a notebook file's bytes, as Jupyter writes "
+        f"them to disk, with Content-Type: {NOTEBOOK_MEDIA_TYPE} (stored as they are).",
     )
     def put(self, request: Request, path: str = "") -> Response:
-        if not isinstance(request.data, dict) or not request.data:
+        if _media_type(request.content_type) == NOTEBOOK_MEDIA_TYPE:
+            data = request.data if isinstance(request.data, bytes) else b""  # b"": no body
+            model, created = contents_models.model_save_notebook_file(
+                user=request.user, path=path or "", data=data
+            )
+        elif not isinstance(request.data, dict) or not request.data:
             raise InvalidModel("The body must be a contents model.")
-        model, created = contents_models.model_save(
-            user=request.user, path=path or "", model=request.data
-        )
+        else:
+            model, created = contents_models.model_save(
+                user=request.user, path=path or "", model=request.data
+            )
         return Response(
             model, status=201 if created else 200, headers={"Location": _location(model["path"])}
         )
 
     @extend_schema(
-        request=ContentsInputSerializer,
+        request={"application/json": ContentsInputSerializer},
         responses={201: ContentsModelSerializer},
         summary="New untitled file/notebook/directory, or a copy",
     )
@@ -176,7 +280,9 @@ class ContentsApi(ContentsApiBase):
         return Response(model, status=201, headers={"Location": _location(model["path"])})
 
     @extend_schema(
-        request=RenameSerializer, responses={200: ContentsModelSerializer}, summary="Rename or move"
+        request={"application/json": RenameSerializer},
+        responses={200: ContentsModelSerializer},
+        summary="Rename or move",
     )
     def patch(self, request: Request, path: str = "") -> Response:
         if not isinstance(request.data, dict) or "path" not in request.data:

@@ -7,6 +7,10 @@ Jupyter contents client works against the API. Here models are read (every field
 checked before use, content decoded) into calls of the store's services and selectors, and
 the entries they return are presented as models. Errors are the store's
 (``research.exceptions``); ``quantsite.api`` maps them to Jupyter's statuses.
+
+A notebook can also be saved and read as its file's bytes (``NOTEBOOK_MEDIA_TYPE``), which
+quanthub's manager asks for: ``model_save_notebook_file`` stores the bytes it is given,
+``model_get_notebook_file`` gives back the stored bytes beside the model without content.
 """
 
 import base64
@@ -25,6 +29,7 @@ from research.services.notebooks import (
     directory_create,
     entry_copy,
     file_save,
+    notebook_file_save,
     notebook_save,
     untitled_create,
     upload_chunk_save,
@@ -33,6 +38,8 @@ from research.services.notebooks import (
 DIRECTORY = ContentEntry.Type.DIRECTORY
 NOTEBOOK_TYPES = ("notebook", "file", "directory")
 FORMATS = ("json", "text", "base64")
+# A notebook as its file: the bytes Jupyter's file manager writes to disk.
+NOTEBOOK_MEDIA_TYPE = "application/x-ipynb+json"
 
 # -- presenting --------------------------------------------------------------------------------
 
@@ -76,10 +83,7 @@ def model_get(
     absent; ``InvalidModel``, ``IsADirectory``, ``NotADirectory`` if it is not of the ``type``
     asked, or cannot be given in the ``format`` asked; ``BadNotebook`` if unreadable."""
     path = path_normalize(path)
-    if type not in (None, *NOTEBOOK_TYPES):
-        raise InvalidModel(f"Unknown type {type!r}")
-    if format not in (None, "text", "base64"):
-        raise InvalidModel(f"Unknown format {format!r}")
+    _get_check(type, format)
     entry = entry_get(user=user, path=path, with_content=content or require_hash) if path else None
     if entry is None or entry.type == DIRECTORY:
         if type not in (None, "directory"):
@@ -92,6 +96,41 @@ def model_get(
     if _is_notebook(path, type):
         return notebook_model(entry, content=content, require_hash=require_hash)
     return file_model(entry, content=content, format=format, require_hash=require_hash)
+
+
+def _get_check(type: str | None, format: str | None) -> None:
+    if type not in (None, *NOTEBOOK_TYPES):
+        raise InvalidModel(f"Unknown type {type!r}")
+    if format not in (None, "text", "base64"):
+        raise InvalidModel(f"Unknown format {format!r}")
+
+
+def model_get_notebook_file(
+    *,
+    user: User,
+    path: str,
+    type: str | None = None,
+    format: str | None = None,
+    require_hash: bool = False,
+) -> tuple[dict, bytes] | None:
+    """``model_get`` of a notebook with its content, as its file: ``(model, data)``, the model
+    without content (with the hash if ``require_hash``) and the notebook file's plain bytes as
+    stored, neither parsed nor encoded again. None where ``model_get``'s answer would not be a
+    notebook (the root, a directory, a file not named or asked as one): the caller answers
+    ``model_get``'s model. Errors as ``model_get``'s, but bytes that are no notebook are given
+    as they are (the reader parses them, and says "Unreadable Notebook")."""
+    path = path_normalize(path)
+    _get_check(type, format)
+    if not path or not _is_notebook(path, type):
+        return None
+    entry = entry_get(user=user, path=path, with_content=True)
+    if entry.type == DIRECTORY:
+        return None
+    data = entry_data(entry=entry)
+    model = notebook_model(entry, content=False, require_hash=False)
+    if require_hash:
+        model.update(_hash_fields(data))
+    return model, data
 
 
 def saved_model(entry: ContentEntry) -> dict:
@@ -274,6 +313,17 @@ def model_save(*, user: User, path: str, model) -> tuple[dict, bool]:
         entry, created = upload_chunk_save(user=user, path=path, data=data, chunk=chunk)
     else:
         raise InvalidModel(f"Unhandled contents type: {kind}")
+    return saved_model(entry), created
+
+
+def model_save_notebook_file(*, user: User, path: str, data: bytes) -> tuple[dict, bool]:
+    """PUT of a notebook as its file (``NOTEBOOK_MEDIA_TYPE``): create or replace the notebook
+    at ``path`` with ``data``, checked and stored as it is (``notebook_file_save``); ``(model
+    without content, created)``, as ``model_save`` answers."""
+    path = path_normalize(path)
+    if path == "":
+        raise InvalidPath("The root directory cannot be saved over.")
+    entry, created = notebook_file_save(user=user, path=path, data=data)
     return saved_model(entry), created
 
 

@@ -34,7 +34,7 @@ from research.exceptions import (
     TooLarge,
 )
 from research.models import ContentCheckpoint, ContentEntry, ContentUploadChunk
-from research.notebook_format import notebook_bytes
+from research.notebook_format import notebook_bytes, notebook_file_check
 from research.paths import path_join, path_normalize, path_split
 from research.selectors.notebooks import directory_exists, entry_get, name_increment
 
@@ -82,6 +82,19 @@ def notebook_save(*, user: User, path: str, notebook: dict) -> tuple[ContentEntr
     go back to: its first save makes one. ``BadNotebook`` for anything but an nbformat 4
     notebook, and the errors of ``file_save``."""
     return _file_write(user, path, notebook_bytes(notebook), checkpoint=True)
+
+
+@transaction.atomic
+def notebook_file_save(*, user: User, path: str, data: bytes) -> tuple[ContentEntry, bool]:
+    """Create or replace the notebook at ``path`` with a notebook file's bytes, as a Jupyter
+    manager wrote them (``nbformat.writes`` and a newline, as Jupyter's file manager writes to
+    disk): ``(entry, created)``. The bytes are checked (``notebook_file_check``: a notebook of
+    the shape ``notebook_save`` takes) and stored as they are, never parsed into a tree and
+    written again, so what is read back is what was sent. The size limit is on these bytes.
+    ``BadNotebook`` if they are not a notebook, and the errors of ``notebook_save``."""
+    _size_check(len(data))  # before the parse: a body past the limit is not read as JSON
+    notebook_file_check(data)
+    return _file_write(user, path, data, checkpoint=True)
 
 
 @transaction.atomic

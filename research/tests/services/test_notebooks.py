@@ -1,18 +1,21 @@
 """The notebook store: files, directories, limits, isolation, copies, uploads, encryption."""
 
 import datetime as dt
+import hashlib
 import threading
 
 import nbformat
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from quantsite.api import error_status
 from research.exceptions import (
+    BadNotebook,
     CopyTooLarge,
     EntryExists,
     InvalidModel,
@@ -26,6 +29,7 @@ from research.selectors.notebooks import (
     checkpoint_list,
     directory_list,
     entry_get,
+    file_get,
     file_read,
     notebook_read,
 )
@@ -36,6 +40,7 @@ from research.services.notebooks import (
     entry_delete,
     entry_rename,
     file_save,
+    notebook_file_save,
     notebook_save,
     untitled_create,
     upload_chunk_save,
@@ -323,6 +328,60 @@ def test_key_rotation_reseals_the_staged_chunks_of_an_upload_in_progress(ada, se
     upload_chunk_save(user=ada, path="up.txt", data=b"done", chunk=-1)
 
     assert file_read(user=ada, path="up.txt")[1] == b"up load done"
+
+
+# -- notebooks as their files' bytes ------------------------------------------------------------
+
+
+def notebook_file(text: str = "hello") -> bytes:
+    return (nbformat.writes(notebook(text), version=nbformat.NO_CONVERT) + "\n").encode()
+
+
+def test_a_notebook_file_is_stored_as_its_bytes_sized_hashed_and_checkpointed(ada):
+    data = notebook_file("as sent")
+
+    entry, created = notebook_file_save(user=ada, path="n.ipynb", data=data)
+
+    row = ContentEntry.objects.get(pk=entry.pk)
+    assert created
+    assert bytes(row.content) == data
+    assert (row.size, row.hash) == (len(data), hashlib.sha256(data).hexdigest())
+    assert [bytes(c.content) for c in ContentCheckpoint.objects.filter(entry=row)] == [data]
+    assert notebook_read(user=ada, path="n.ipynb").cells[0].source == "as sent"
+
+
+def test_a_notebook_file_that_is_no_notebook_writes_nothing(ada):
+    with pytest.raises(BadNotebook):
+        notebook_file_save(user=ada, path="n.ipynb", data=b'{"nbformat": 4, "cells": [7]}')
+
+    assert not ContentEntry.objects.exists()
+
+
+def test_a_notebook_file_over_the_limit_is_refused_before_it_is_parsed(ada, settings):
+    settings.NOTEBOOK_MAX_FILE_BYTES = 10
+
+    with pytest.raises(TooLarge):
+        notebook_file_save(user=ada, path="n.ipynb", data=b"not even JSON, and too long")
+
+
+def test_bytes_read_back_are_the_bytes_stored_all_256_values(ada):
+    data = bytes(range(256)) * 1000
+    file_save(user=ada, path="all.bin", data=data)
+
+    assert entry_get(user=ada, path="all.bin", with_content=True).content == data
+    assert file_read(user=ada, path="all.bin") == ("all.bin", data)
+    with transaction.atomic():
+        locked = file_get(user=ada, path="all.bin", with_content=True, lock=True)
+    assert (locked.content, locked.size, locked.user_id) == (data, len(data), ada.pk)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # outside the test's own transaction
+def test_a_row_lock_with_the_bytes_needs_a_transaction(ada):
+    file_save(user=ada, path="f.txt", data=b"x")
+
+    with pytest.raises(TransactionManagementError):
+        file_get(user=ada, path="f.txt", with_content=True, lock=True)
 
 
 def test_encryption_off_stores_plain_bytes(ada):
