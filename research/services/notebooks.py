@@ -16,7 +16,7 @@ import re
 import nbformat
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum, Value
+from django.db.models import Exists, OuterRef, Q, Sum, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
@@ -135,13 +135,21 @@ def upload_chunk_save(
 
 def _save_target(user: User, path: str) -> tuple[str, str, ContentEntry | None]:
     """``(path, parent, entry or None)`` for a save: the path normalized, its parent directory
-    checked, the entry's row locked (without its bytes) if it exists."""
+    checked, the entry's row locked (without its bytes) if it exists, with whether it has a
+    checkpoint (``has_checkpoint``) and staged upload chunks (``has_upload_chunks``), read in
+    the same query: a save of a file that has both needs neither query again."""
     path = path_normalize(path)
     if path == "":
         raise InvalidPath("The root directory cannot be saved over.")
     parent = _parent_require(user, path)
     entry = (
-        ContentEntry.objects.select_for_update().filter(user=user, path=path).defer("content")
+        ContentEntry.objects.select_for_update()
+        .filter(user=user, path=path)
+        .defer("content")
+        .annotate(
+            has_checkpoint=Exists(ContentCheckpoint.objects.filter(entry=OuterRef("pk"))),
+            has_upload_chunks=Exists(ContentUploadChunk.objects.filter(entry=OuterRef("pk"))),
+        )
     ).first()
     return path, parent, entry
 
@@ -179,7 +187,8 @@ def _file_write(
     else:
         _content_replace(entry, data)
         # A whole save (or a new first chunk) ends any upload the file was in the middle of.
-        entry.upload_chunks.all().delete()
+        if entry.has_upload_chunks:
+            entry.upload_chunks.all().delete()
         created = False
     if checkpoint:
         _first_checkpoint(entry, created=created)
@@ -237,7 +246,12 @@ def _upload_finish(entry: ContentEntry, last: bytes) -> None:
 
 
 def _first_checkpoint(entry: ContentEntry, *, created: bool = False) -> None:
-    if created or not entry.checkpoints.exists():
+    """A file's first checkpoint, when it has none (``has_checkpoint``, when it was read with
+    its lock, or a query)."""
+    has_checkpoint = False if created else getattr(entry, "has_checkpoint", None)
+    if has_checkpoint is None:
+        has_checkpoint = entry.checkpoints.exists()
+    if not has_checkpoint:
         ContentCheckpoint.objects.create(
             entry=entry,
             content=entry.content,
