@@ -114,9 +114,9 @@ def test_a_disabled_hub_is_refused_at_the_next_beat(two_hubs):
 def test_a_user_disabled_between_two_beats_is_stopped_at_the_next(two_hubs):
     _hub, token = two_hubs
     assert hub_heartbeat(credential=token, running=["ada"]).stop == []
-    type(Assignment.objects.get(user__username="ada").user).objects.filter(
-        username="ada"
-    ).update(is_active=False)
+    type(Assignment.objects.get(user__username="ada").user).objects.filter(username="ada").update(
+        is_active=False
+    )
 
     assert hub_heartbeat(credential=token, running=["ada"]).stop == ["ada"]
 
