@@ -102,13 +102,13 @@ def signup_confirmation_user(*, uidb64: str, token: str, lock: bool = False) -> 
 
 # What a request's bearer token carries into the request: the token (never its secret) and
 # its user, whole (``request.user``).
-_TOKEN_FIELDS = ("id", "user_id", "application_id", "expires", "scope", "resource")
+TOKEN_FIELDS = ("id", "user_id", "application_id", "expires", "scope", "resource")
 
 
 def access_token_with_user(*, raw_token: str) -> AccessToken | None:
     """The access token ``raw_token`` names, with its user as ``token.user`` (None for a
-    client-credentials token), in one hand-written, prepared join; None for an unknown token or
-    a disabled application's (``ApplicationPolicy.enabled``).
+    client-credentials token), in one hand-written, prepared join (``token_lookup``); None for
+    an unknown token or a disabled application's.
 
     Every API request with a bearer token starts here. django-oauth-toolkit's own lookup
     (``select_related`` of the application and the user) had the ORM compile and PostgreSQL plan
@@ -116,31 +116,54 @@ def access_token_with_user(*, raw_token: str) -> AccessToken | None:
     Expiry, scopes, audience and the user being active are judged by the caller
     (``quantsite.authentication.BearerTokenAuthentication``), as the library judges them.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_access_token_with_user_sql(), [_checksum(raw_token), True])
-        row = cursor.fetchone()
+    row = token_lookup(raw_token=raw_token, columns=_with_user_columns(), joins=_WITH_USER)
     if row is None:
         return None
-    split = len(_TOKEN_FIELDS)
-    token = instance_from_row(AccessToken, list(_TOKEN_FIELDS), row[:split])
+    split = len(TOKEN_FIELDS)
+    token = instance_from_row(AccessToken, list(TOKEN_FIELDS), row[:split])
     if token.user_id is not None:
         token.user = instance_from_row(User, concrete_names(User), row[split:])
     return token
 
 
+_WITH_USER = (f'LEFT JOIN "{User._meta.db_table}" u ON u."id" = t."user_id"',)
+
+
 @functools.cache
-def _access_token_with_user_sql() -> str:
-    token, user, policy = AccessToken._meta, User._meta, ApplicationPolicy._meta
-    columns = column_names(AccessToken, "t", list(_TOKEN_FIELDS))
-    columns += column_names(User, "u", concrete_names(User))
-    # Built once from model metadata (no outside input); the checksum is a bound parameter.
+def _with_user_columns() -> tuple[str, ...]:
+    return (
+        *column_names(AccessToken, "t", list(TOKEN_FIELDS)),
+        *column_names(User, "u", concrete_names(User)),
+    )
+
+
+def token_lookup(
+    *, raw_token: str, columns: tuple[str, ...], joins: tuple[str, ...] = ()
+) -> tuple | None:
+    """``columns`` of the access token ``raw_token`` names (alias ``t``) and of the tables
+    ``joins`` add, in one prepared statement; None for an unknown token or one whose
+    application staff disabled (``ApplicationPolicy.enabled``, alias ``p``).
+
+    Every hand-written token read goes through here, so that the lookup by checksum and the
+    disabled-application rule are written once. ``columns`` and ``joins`` are SQL built from
+    model metadata, never from outside input; the token is a bound parameter.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_token_lookup_sql(columns, joins), [token_checksum(raw_token), True])
+        return cursor.fetchone()
+
+
+@functools.cache
+def _token_lookup_sql(columns: tuple[str, ...], joins: tuple[str, ...]) -> str:
+    token, policy = AccessToken._meta, ApplicationPolicy._meta
     return (
         f'SELECT {", ".join(columns)} FROM "{token.db_table}" t '  # noqa: S608
-        f'LEFT JOIN "{user.db_table}" u ON u."id" = t."user_id" '
         f'LEFT JOIN "{policy.db_table}" p ON p."application_id" = t."application_id" '
+        f"{' '.join(joins)} "
         f'WHERE t."token_checksum" = %s AND (p."enabled" IS NULL OR p."enabled" = %s)'
     )
 
 
-def _checksum(raw_token: str) -> str:
+def token_checksum(raw_token: str) -> str:
+    """What django-oauth-toolkit stores a token under (``AccessToken.token_checksum``)."""
     return hashlib.sha256(raw_token.encode()).hexdigest()

@@ -3,20 +3,19 @@
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, QuerySet
-from django.utils import timezone
 from oauth2_provider.models import AbstractAccessToken, AccessToken
 
-from quantsite.accounts.models import ApplicationPolicy, User
+from quantsite.accounts.models import User
+from quantsite.accounts.selectors import TOKEN_FIELDS, token_lookup
 from quantsite.db.rows import column_names, concrete_names, instance_from_row
 from research.exceptions import HubCredentialRejected, HubNotRecognized
 from research.models import Assignment, DiscoveryClock, Hub
 
-# What the hub API reads of a hub and its token; the rest of the rows is never loaded.
+# What the hub API reads of a hub (the rest of the row is loaded only if asked for).
 HUB_FIELDS = (
     "id",
     "name",
@@ -29,7 +28,6 @@ HUB_FIELDS = (
     "running_digest",
     "application_id",
 )
-TOKEN_FIELDS = ("id", "expires", "scope", "user_id", "application_id")
 
 
 def hubs_accepting_users(*, now: dt.datetime) -> QuerySet[Hub]:
@@ -95,42 +93,37 @@ class TokenHub:
 
 # Of a hub, what locate's answer and ``Hub.keeps_users`` read.
 _LOCATE_HUB_FIELDS = ["id", "name", "url", "mode", "stopped_at", "last_heartbeat_at"]
-_LOCATE_TOKEN_FIELDS = ["id", "user_id", "application_id", "expires", "scope", "resource"]
 
 
 def token_hub(*, raw_token: str) -> TokenHub | None:
     """The user's token ``raw_token`` with its user's state and current hub, in one prepared
-    join: a returning user's locate (every /research visit, every hub login) needs nothing
-    else. None for an unknown token, a client-credentials token (no user), or a disabled
-    application's. The caller judges expiry, scopes, the user's state and the hub's, and sends
-    anything else down the full path (``assignment_locate``)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_token_hub_sql(), [token_checksum(raw_token), True])
-        row = cursor.fetchone()
+    join (``token_lookup``): a returning user's locate (every /research visit, every hub login)
+    needs nothing else. None for an unknown token, a client-credentials token (no user), or a
+    disabled application's. The caller judges expiry, scopes, the user's state and the hub's,
+    and sends anything else down the full path (``assignment_locate``)."""
+    row = token_lookup(raw_token=raw_token, columns=_token_hub_columns(), joins=_TOKEN_HUB_JOINS)
     if row is None:
         return None
-    split = len(_LOCATE_TOKEN_FIELDS)
-    token = instance_from_row(AccessToken, _LOCATE_TOKEN_FIELDS, row[:split])
+    split = len(TOKEN_FIELDS)
+    token = instance_from_row(AccessToken, list(TOKEN_FIELDS), row[:split])
     user_active, hub_row = bool(row[split]), row[split + 1 :]
     hub = instance_from_row(Hub, _LOCATE_HUB_FIELDS, hub_row) if hub_row[0] is not None else None
     return TokenHub(token=token, user_active=user_active, hub=hub)
 
 
+_TOKEN_HUB_JOINS = (
+    f'JOIN "{User._meta.db_table}" u ON u."id" = t."user_id"',
+    f'LEFT JOIN "{Assignment._meta.db_table}" a ON a."user_id" = u."id" AND a."ended_at" IS NULL',
+    f'LEFT JOIN "{Hub._meta.db_table}" h ON h."id" = a."hub_id"',
+)
+
+
 @functools.cache
-def _token_hub_sql() -> str:
-    token, policy, user = AccessToken._meta, ApplicationPolicy._meta, User._meta
-    assignment, hub = Assignment._meta, Hub._meta
-    columns = column_names(AccessToken, "t", _LOCATE_TOKEN_FIELDS)
-    columns += [f'u."{user.get_field("is_active").column}"']
-    columns += column_names(Hub, "h", _LOCATE_HUB_FIELDS)
-    # Built once from model metadata (no outside input); the checksum is a bound parameter.
+def _token_hub_columns() -> tuple[str, ...]:
     return (
-        f'SELECT {", ".join(columns)} FROM "{token.db_table}" t '  # noqa: S608
-        f'JOIN "{user.db_table}" u ON u."id" = t."user_id" '
-        f'LEFT JOIN "{policy.db_table}" p ON p."application_id" = t."application_id" '
-        f'LEFT JOIN "{assignment.db_table}" a ON a."user_id" = u."id" AND a."ended_at" IS NULL '
-        f'LEFT JOIN "{hub.db_table}" h ON h."id" = a."hub_id" '
-        f'WHERE t."token_checksum" = %s AND (p."enabled" IS NULL OR p."enabled" = %s)'
+        *column_names(AccessToken, "t", list(TOKEN_FIELDS)),
+        *column_names(User, "u", ["is_active"]),
+        *column_names(Hub, "h", _LOCATE_HUB_FIELDS),
     )
 
 
@@ -171,52 +164,29 @@ def hub_for_credential(*, raw_token: str) -> Hub:
 
 def access_token_with_hub(*, raw_token: str) -> AccessToken | None:
     """The access token ``raw_token`` names, with the hub of its application as ``token.hub``
-    (None for an application that is not a hub), in one query; None for an unknown token or a
-    disabled application's (``ApplicationPolicy.enabled``).
+    (None for an application that is not a hub), in one prepared join (``token_lookup``); None
+    for an unknown token or a disabled application's.
 
-    Every hub beats every second, so this is the site's hottest read: one hand-written join
-    instead of the ORM's (whose compilation alone cost 2 ms a request on this machine;
-    bench/RESULTS.md). Tokens are found by the SHA-256 checksum django-oauth-toolkit stores
-    them under. Expiry and scope are not judged here: the caller asks ``token.is_valid()``,
-    and the view's permission (``IsHub``) checks the scope.
+    Expiry and scope are not judged here: ``hub_for_credential`` judges them.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_access_token_with_hub_sql(), [token_checksum(raw_token), True])
-        row = cursor.fetchone()
+    row = token_lookup(raw_token=raw_token, columns=_with_hub_columns(), joins=_WITH_HUB)
     if row is None:
         return None
-    row = [_aware(value) for value in row]
-    token = AccessToken(**dict(zip(TOKEN_FIELDS, row[: len(TOKEN_FIELDS)], strict=True)))
+    token = instance_from_row(AccessToken, list(TOKEN_FIELDS), row[: len(TOKEN_FIELDS)])
     hub_row = row[len(TOKEN_FIELDS) :]
-    token.hub = Hub(**dict(zip(HUB_FIELDS, hub_row, strict=True))) if hub_row[0] else None
+    token.hub = instance_from_row(Hub, list(HUB_FIELDS), hub_row) if hub_row[0] else None
     return token
 
 
+_WITH_HUB = (f'LEFT JOIN "{Hub._meta.db_table}" h ON h."application_id" = t."application_id"',)
+
+
 @functools.cache
-def _access_token_with_hub_sql() -> str:
-    token, hub, policy = AccessToken._meta, Hub._meta, ApplicationPolicy._meta
-    columns = [f't."{token.get_field(f).column}"' for f in TOKEN_FIELDS] + [
-        f'h."{hub.get_field(f).column}"' for f in HUB_FIELDS
-    ]
-    # Built once from model metadata (no outside input); the checksum is a bound parameter.
+def _with_hub_columns() -> tuple[str, ...]:
     return (
-        f'SELECT {", ".join(columns)} FROM "{token.db_table}" t '  # noqa: S608
-        f'LEFT JOIN "{hub.db_table}" h ON h."application_id" = t."application_id" '
-        f'LEFT JOIN "{policy.db_table}" p ON p."application_id" = t."application_id" '
-        f'WHERE t."token_checksum" = %s AND (p."enabled" IS NULL OR p."enabled" = %s)'
+        *column_names(AccessToken, "t", list(TOKEN_FIELDS)),
+        *column_names(Hub, "h", list(HUB_FIELDS)),
     )
-
-
-def token_checksum(raw_token: str) -> str:
-    """What django-oauth-toolkit stores a token under (``AccessToken.token_checksum``)."""
-    return hashlib.sha256(raw_token.encode()).hexdigest()
-
-
-def _aware(value):
-    # PostgreSQL returns aware datetimes; SQLite's driver returns naive UTC ones.
-    if isinstance(value, dt.datetime) and timezone.is_naive(value):
-        return timezone.make_aware(value, dt.UTC)
-    return value
 
 
 def _seconds(value: float) -> dt.timedelta:

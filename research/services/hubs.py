@@ -20,10 +20,11 @@ from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application, RefreshToken, set_token_value
 
 from quantsite.accounts.models import ApplicationPolicy, User
+from quantsite.accounts.selectors import token_checksum
 from quantsite.accounts.services import application_enabled_set
 from research.exceptions import HubConflict, HubInvalid, HubNotAllowed
 from research.models import Assignment, DiscoveryClock, Hub, HubEvent, Liveness
-from research.selectors.discovery import hub_for_credential, token_checksum
+from research.selectors.discovery import hub_for_credential
 from research.services.assignment import assignments_end
 
 HUB_SCOPES = "openid profile email discovery"
