@@ -90,6 +90,28 @@ class RequestTooLarge(APIException):
     default_code = "request_too_large"
 
 
+def request_body(stream, media_type, parser_context: dict) -> bytes:
+    """A DRF parser's body, bounded: at most the view's ``max_body_bytes`` (else
+    ``API_MAX_BODY_BYTES``; 413 past it), ``Content-Encoding: gzip`` inflated within that limit
+    and ``API_GZIP_MAX_RATIO`` for views that declare ``request_encodings = ("gzip",)``, any
+    other encoding a 415. Every parser of the APIs reads its body through here."""
+    view = parser_context.get("view")
+    request = parser_context.get("request")
+    limit = getattr(view, "max_body_bytes", None) or settings.API_MAX_BODY_BYTES
+    meta = request.META if request is not None else {}
+    encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+    if encoding in ("", "identity"):
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise RequestTooLarge(f"The request body is over the limit of {limit} bytes.")
+        return body
+    if encoding == "gzip" and "gzip" in getattr(view, "request_encodings", ()):
+        return inflate_gzip(stream, limit=limit, max_ratio=settings.API_GZIP_MAX_RATIO)
+    raise exceptions.UnsupportedMediaType(
+        media_type, f"Content-Encoding {encoding!r} is not accepted here."
+    )
+
+
 class JSONParser(parsers.JSONParser):
     """The one JSON parser of every API: bounded in size, depth and encoding.
 
@@ -107,21 +129,7 @@ class JSONParser(parsers.JSONParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
-        view = parser_context.get("view")
-        request = parser_context.get("request")
-        limit = getattr(view, "max_body_bytes", None) or settings.API_MAX_BODY_BYTES
-        meta = request.META if request is not None else {}
-        encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-        if encoding in ("", "identity"):
-            body = stream.read(limit + 1) if stream is not None else b""
-            if len(body) > limit:
-                raise RequestTooLarge(f"The request body is over the limit of {limit} bytes.")
-        elif encoding == "gzip" and "gzip" in getattr(view, "request_encodings", ()):
-            body = inflate_gzip(stream, limit=limit, max_ratio=settings.API_GZIP_MAX_RATIO)
-        else:
-            raise exceptions.UnsupportedMediaType(
-                media_type, f"Content-Encoding {encoding!r} is not accepted here."
-            )
+        body = request_body(stream, media_type, parser_context)
         too_deep = f"JSON parse error - nested deeper than {settings.API_MAX_JSON_DEPTH} levels."
         try:
             data = super().parse(io.BytesIO(body), media_type, parser_context)

@@ -22,14 +22,14 @@ from django.utils.cache import patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from oauth2_provider.contrib.rest_framework import IsAuthenticatedOrTokenHasScope
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from quantsite.api import RequestTooLarge, gzip_json_response, inflate_gzip
+from quantsite.api import gzip_json_response, request_body
 from quantsite.permissions import TokenHasUser
 from quantsite.schema import AutoSchema
 from research.api import contents_models
@@ -75,29 +75,13 @@ def _accepts_notebook_file(request: Request) -> bool:
 class NotebookFileParser(BaseParser):
     """A notebook file's bytes (``NOTEBOOK_MEDIA_TYPE``), given to the view as they are.
 
-    Bounded and inflated as ``quantsite.api.JSONParser`` bounds and inflates a JSON body: at
-    most the view's ``max_body_bytes`` (413), ``Content-Encoding: gzip`` inflated within the
-    same limit and ``API_GZIP_MAX_RATIO``, any other encoding a 415. What the bytes hold is
-    the store's to check (``notebook_file_check``)."""
+    Bounded and inflated as every API body is (``quantsite.api.request_body``: 413, 415,
+    gzip). What the bytes hold is the store's to check (``notebook_file_check``)."""
 
     media_type = NOTEBOOK_MEDIA_TYPE
 
     def parse(self, stream, media_type=None, parser_context=None) -> bytes:
-        view = (parser_context or {}).get("view")
-        request = (parser_context or {}).get("request")
-        limit = getattr(view, "max_body_bytes", None) or settings.API_MAX_BODY_BYTES
-        meta = request.META if request is not None else {}
-        encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-        if encoding in ("", "identity"):
-            body = stream.read(limit + 1) if stream is not None else b""
-            if len(body) > limit:
-                raise RequestTooLarge(f"The request body is over the limit of {limit} bytes.")
-            return body
-        if encoding == "gzip" and "gzip" in getattr(view, "request_encodings", ()):
-            return inflate_gzip(stream, limit=limit, max_ratio=settings.API_GZIP_MAX_RATIO)
-        raise exceptions.UnsupportedMediaType(
-            media_type, f"Content-Encoding {encoding!r} is not accepted here."
-        )
+        return request_body(stream, media_type, parser_context or {})
 
 
 class ContentsModelSerializer(serializers.Serializer):
