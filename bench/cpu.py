@@ -16,12 +16,11 @@ asserts."""
 
 import dataclasses
 import io
-import os
 import tempfile
 import time
 from collections.abc import Callable
 
-TICKS = os.sysconf("SC_CLK_TCK")
+from common import process_cpu_seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,15 +94,6 @@ def call(application, make_environ: Callable[[], dict]) -> int:
     return status[0]
 
 
-def backend_cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
 def backends_cpu_seconds() -> dict[int, float]:
     """CPU seconds so far of every backend connected to this database (one, or a pool's)."""
     from django.db import connection
@@ -111,7 +101,7 @@ def backends_cpu_seconds() -> dict[int, float]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
         pids = [row[0] for row in cursor.fetchall()]
-    return {pid: backend_cpu_seconds(pid) for pid in pids}
+    return {pid: process_cpu_seconds(pid) for pid in pids}
 
 
 def round_trips(application, make_environ: Callable[[], dict]) -> float:
