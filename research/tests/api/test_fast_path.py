@@ -127,3 +127,25 @@ def test_a_returning_users_locate_is_one_statement(client, make_hub, make_user):
 
     assert response.json() == {"hub": "hub-1", "url": hub.url}
     assert len(statements) == 1
+
+
+def test_a_well_formed_heartbeat_is_answered_by_the_fast_path_itself(rf, beating_hub):
+    from research.api.fast_path import HubApiFastPath
+
+    _hub, token = beating_hub
+
+    def the_view(request):
+        raise AssertionError("the fast path passed a well-formed heartbeat on to the view")
+
+    request = rf.post(
+        "/api/discovery/heartbeat",
+        data=json.dumps({"running": ["ada"]}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    response = HubApiFastPath(the_view)(request)
+
+    assert (response.status_code, json.loads(response.content)) == (
+        200,
+        {"version": 1, "state": "active", "stop": []},
+    )
