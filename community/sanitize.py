@@ -14,6 +14,9 @@ User HTML also cannot pass itself off as the site's or reach past the page:
   wears the site's own classes (a link styled as its button);
 - images load only from the site: ``data:`` URIs of raster types and same-site paths;
   anything else loses its ``src`` (no tracking beacons), and the forum's CSP says the same;
+- no attribute of the site's navigation library survives (htmx's ``hx-*``/``data-hx-*``, and
+  Turbo's ``data-turbo*``): user markup cannot make the site's pages fetch, post or swap
+  anything (``NAVIGATION_ATTRIBUTES``; the pages also wrap user markup in ``hx-disable``);
 - MathML and SVG, should they be allowed later, never keep ``annotation``/``annotation-xml``
   or SVG animation elements, known sanitizer bypasses: they and their content are removed
   (``NEVER``), and nh3 refuses to run if ``TAGS`` ever names one of them.
@@ -88,6 +91,11 @@ ATTRIBUTES = {
     "th": {"colspan", "rowspan", "align", "scope"},
     "ol": {"start"},
 }
+# Attributes the site's soft navigation (htmx) or a library like it would act on: never kept,
+# whatever ATTRIBUTES says (checked below, and by _filter at every attribute).
+NAVIGATION_ATTRIBUTES = re.compile(r"(?:data-)?hx-|data-turbo", re.IGNORECASE)
+if any(NAVIGATION_ATTRIBUTES.match(name) for names in ATTRIBUTES.values() for name in names):
+    raise ImportError("community.sanitize: ATTRIBUTES must not allow navigation attributes")
 # Links may go to the web; images may also be inline data (notebook outputs are data: PNGs).
 URL_SCHEMES = {"http", "https", "mailto", "data"}
 # Removed with everything inside them, whatever TAGS says: script and style, and the MathML
@@ -169,6 +177,8 @@ def _prefixed(value: str) -> str:
 
 
 def _filter(element: str, attribute: str, value: str) -> str | None:
+    if NAVIGATION_ATTRIBUTES.match(attribute):
+        return None
     if attribute == "class":
         kept = [name for name in value.split() if renderer_class(name)]
         return " ".join(kept) or None

@@ -1,7 +1,8 @@
 """The forum's pages, and the files of shared notebooks: a form reads the request, a selector
 (``community.selectors``, which decides who may see what) or a service does the work, a
-template renders the page. Every Content-Security-Policy is django-csp's (the site's default,
-replaced or overridden here per kind of page)."""
+template renders the page. Forum pages have the site's one policy (scripts by nonce only: the
+site's own, never user markup; images from the site only); the documents of user content
+(rendered notebooks, files) have policies of their own here, through django-csp's decorators."""
 
 import hashlib
 import json
@@ -10,7 +11,7 @@ from functools import cache, wraps
 from urllib.parse import quote, urlencode
 
 from csp.constants import NONE, SELF, UNSAFE_INLINE
-from csp.decorators import csp, csp_replace
+from csp.decorators import csp
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -29,20 +30,6 @@ from community.services.sharing import shared_notebook_clone
 from community.storage import StorageUnavailable, StoredFileMissing, stored_bytes
 from quantsite.accounts.models import User
 
-# Forum pages show sanitized user HTML in the site's origin; they need no script at all, so
-# none may run, whatever got past the sanitizer. Images come only from the site (or inline
-# data), as the sanitizer keeps them: no reader's browser calls anyone else. Framing is the
-# site's default (frame-ancestors 'none').
-FORUM_CSP = {
-    "default-src": [SELF],
-    "script-src": [NONE],
-    "object-src": [NONE],
-    "base-uri": [NONE],
-    "img-src": [SELF, "data:"],
-    "style-src": [SELF, UNSAFE_INLINE],
-    "frame-src": [SELF],
-    "form-action": [SELF],
-}
 # A rendered notebook is user content: a unique opaque origin (sandbox), no script, nothing
 # loaded from anywhere, and only the site's own pages may frame it.
 RENDER_CSP = {
@@ -58,8 +45,6 @@ USER_CONTENT_CSP = {"sandbox": [], "default-src": [NONE], "frame-ancestors": [NO
 UNAVAILABLE_CSP = {"default-src": [SELF], "script-src": [NONE], "frame-ancestors": [SELF]}
 IMMUTABLE = "public, max-age=31536000, immutable"
 CARDS_CACHE_SECONDS = 600
-
-forum_page = csp_replace(FORUM_CSP)
 
 # What a username in a forum address may be: the characters accounts allow (Django's, a
 # superset of sign-up's), so that any stored user has a page and nothing else is looked up.
@@ -108,7 +93,6 @@ def _store_unavailable(request: HttpRequest, error: StorageUnavailable) -> HttpR
 # Lists of topics -------------------------------------------------------------------------
 
 
-@forum_page
 @require_GET
 def topic_list(request: HttpRequest) -> HttpResponse:
     """The forum: search, tags, sort (latest, most liked, most cloned), 50 a page."""
@@ -120,7 +104,6 @@ def topic_list(request: HttpRequest) -> HttpResponse:
     return render(request, "community/topic_list.html", _topic_list_context(request))
 
 
-@forum_page
 @require_GET
 def user_profile(request: HttpRequest, username: str) -> HttpResponse:
     """One person's page: what they shared and started, with the same search and sorts."""
@@ -202,7 +185,6 @@ def _reply_or_404(request: HttpRequest, reply_id: int) -> Reply:
     return reply
 
 
-@forum_page
 @login_required
 @require_http_methods(["GET", "POST"])
 def topic_new(request: HttpRequest) -> HttpResponse:
@@ -214,7 +196,6 @@ def topic_new(request: HttpRequest) -> HttpResponse:
     return render(request, "community/topic_form.html", {"form": form, "heading": "New topic"})
 
 
-@forum_page
 @require_GET
 def topic_detail(request: HttpRequest, topic_id: int) -> HttpResponse:
     topic = _topic_or_404(request, topic_id)
@@ -242,7 +223,6 @@ def topic_detail(request: HttpRequest, topic_id: int) -> HttpResponse:
     return render(request, "community/topic_detail.html", context)
 
 
-@forum_page
 @login_required
 @require_http_methods(["GET", "POST"])
 def topic_edit(request: HttpRequest, topic_id: int) -> HttpResponse:
@@ -294,7 +274,6 @@ def reply(request: HttpRequest, topic_id: int) -> HttpResponse:
     return redirect("topic", topic_id=topic.pk)
 
 
-@forum_page
 @login_required
 @require_http_methods(["GET", "POST"])
 def reply_edit(request: HttpRequest, reply_id: int) -> HttpResponse:

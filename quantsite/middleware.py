@@ -1,9 +1,12 @@
 """Site-wide request guards."""
 
+import functools
 from collections.abc import Callable
 
+from csp.constants import SELF
+from csp.middleware import CSPMiddleware, PolicyParts
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -78,3 +81,36 @@ def _view_encodings(path: str) -> tuple[str, ...]:
         return ()
     view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
     return tuple(getattr(view_class, "request_encodings", ()))
+
+
+class SiteCSPMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the two per-request parts of the site's one policy
+    (``CONTENT_SECURITY_POLICY``):
+
+    - ``frame-src`` adds the origins in ``request.csp_frame_origins`` (the research shell puts
+      the user's hub there when a page renders it), unless the view set a policy of its own;
+    - the admin, Django's own pages, loads its scripts as files without a nonce: there
+      ``script-src`` is ``'self'`` (the admin shows no user markup and is never soft-navigated).
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.csp_frame_origins = []
+
+    def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if report_only or parts.config is not None:
+            return parts
+        update = dict(parts.update or {})
+        origins = getattr(request, "csp_frame_origins", ())
+        if origins:
+            update["frame-src"] = [*update.get("frame-src", ()), *origins]
+        if request.path_info.startswith(_admin_prefix()):
+            parts.replace = {**(parts.replace or {}), "script-src": [SELF]}
+        parts.update = update or None
+        return parts
+
+
+@functools.cache
+def _admin_prefix() -> str:
+    return reverse("admin:index")

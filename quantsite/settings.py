@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "axes",
     "csp",
+    "django_htmx",
     "quantsite.accounts",
     "research",
     "community",
@@ -94,8 +95,12 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every Content-Security-Policy header (CONTENT_SECURITY_POLICY below; views that need
-    # another policy say so with django-csp's decorators).
-    "csp.middleware.CSPMiddleware",
+    # another policy say so with django-csp's decorators), with the user's hub in frame-src.
+    "quantsite.middleware.SiteCSPMiddleware",
+    # request.htmx: whether a request is the site's own soft navigation.
+    "django_htmx.middleware.HtmxMiddleware",
+    # request.research_shell: the user's hub and pre-start, for pages that render the shell.
+    "research.shell.ResearchShellMiddleware",
     # Last, as django-axes requires: it turns a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -401,6 +406,25 @@ DISCOVERY_HEADROOM = env.int("DISCOVERY_HEADROOM", default=0)
 DISCOVERY_DEFAULT_CAPACITY = env.int("DISCOVERY_DEFAULT_CAPACITY", default=100)
 # What the "no hub available" answers tell clients to wait before trying again.
 DISCOVERY_RETRY_AFTER = env.int("DISCOVERY_RETRY_AFTER", default=5)
+# An assignment on a live hub whose server has not run for this long ends (reason "idle"):
+# counted from the server last seen running, else from the assignment's creation, the user's
+# last request for their hub or their last pre-start. So stopped servers hold no seats.
+DISCOVERY_IDLE_AFTER = env.float("DISCOVERY_IDLE_AFTER", default=600.0)
+# How long a hub's heartbeat answer announces a user's site logout (its "logout" list).
+DISCOVERY_LOGOUT_ANNOUNCE_SECONDS = env.float("DISCOVERY_LOGOUT_ANNOUNCE_SECONDS", default=120.0)
+# Pre-starts per hub in any rolling minute, across every copy of the site (the database counts).
+DISCOVERY_PRESTART_PER_MINUTE = env.int("DISCOVERY_PRESTART_PER_MINUTE", default=60)
+# A pre-start takes a new seat only on a hub no fuller than this, counting that seat, of its
+# seats beyond the headroom: the rest stay for people who open research themselves.
+DISCOVERY_PRESTART_MAX_FILL = env.float("DISCOVERY_PRESTART_MAX_FILL", default=0.9)
+
+# ------------------------------------------------------------------------------
+# Research pre-start: a signed-in person's server starts when they load a site page, before
+# they open /research, if they used research lately (research.services.prestart)
+# ------------------------------------------------------------------------------
+RESEARCH_PRESTART = env.bool("RESEARCH_PRESTART", default=True)
+# "Lately": a server of theirs (one they started, not a pre-start) seen running this recently.
+RESEARCH_PRESTART_RECENT_DAYS = env.float("RESEARCH_PRESTART_RECENT_DAYS", default=14.0)
 
 # ------------------------------------------------------------------------------
 # Notebook storage (research.services.notebooks; the API in research.api.contents)
@@ -503,13 +527,26 @@ STORAGES = {
 # https://docs.djangoproject.com/en/5.2/topics/security/
 # ------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
-# Content-Security-Policy (django-csp): no other site may frame ours, the CSP form of
-# X-Frame-Options: DENY (both are sent). Pages with their own needs (the forum, rendered
-# notebooks, /research's frame of its hub) change it per view with csp.decorators.
+# Content-Security-Policy (django-csp): one policy for the whole site, because the site is one
+# document: links within it swap the page's content (htmx, templates/base.html) while the
+# research frame lives on, and a document keeps the policy of the page it was first loaded as.
+# Scripts run only by this response's nonce (the site's own files, never user markup, which
+# has no nonce); the research frame may show the site and the user's hub (added per request
+# by quantsite.middleware.SiteCSPMiddleware); images come from the site only; no plugins, no
+# <base>, and no other site may frame ours (with X-Frame-Options: DENY, its older form).
+# Documents of their own (rendered notebooks, user files, the admin) set theirs per view.
 # https://django-csp.readthedocs.io/en/latest/configuration.html
-# (django-csp's own default-src 'self' is left out: the site's pages set no other directive.)
 CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {"default-src": None, "frame-ancestors": [csp_constants.NONE]}
+    "DIRECTIVES": {
+        "default-src": [csp_constants.SELF],
+        "script-src": [csp_constants.NONCE],
+        "object-src": [csp_constants.NONE],
+        "base-uri": [csp_constants.NONE],
+        "img-src": [csp_constants.SELF, "data:"],
+        "style-src": [csp_constants.SELF, csp_constants.UNSAFE_INLINE],
+        "frame-src": [csp_constants.SELF],
+        "frame-ancestors": [csp_constants.NONE],
+    }
 }
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -144,6 +144,7 @@ class AssignmentAdmin(admin.ModelAdmin):
         "hub",
         "is_open",
         "server_running",
+        "prestarted",
         "created_at",
         "ended_at",
         "end_reason",
@@ -161,6 +162,10 @@ class AssignmentAdmin(admin.ModelAdmin):
         "end_reason",
         "server_running",
         "server_seen_at",
+        "server_stopped_at",
+        "located_at",
+        "prestarted_at",
+        "logged_out_at",
     )
 
     def has_add_permission(self, request) -> bool:
@@ -172,6 +177,10 @@ class AssignmentAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="open")
     def is_open(self, assignment: Assignment) -> bool:
         return assignment.is_open
+
+    @admin.display(boolean=True, description="pre-started", ordering="prestarted_at")
+    def prestarted(self, assignment: Assignment) -> bool:
+        return assignment.prestarted_at is not None
 
     @admin.action(description="Move the selected user to another hub…")
     def move(self, request, queryset):

@@ -126,6 +126,7 @@ class Assignment(models.Model):
         DRAINED = "drained", "drained: server stopped on a draining hub"
         MOVED = "moved", "moved by staff"
         USER_DISABLED = "user_disabled", "user disabled"
+        IDLE = "idle", "idle: no server for a while"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hub_assignments"
@@ -134,9 +135,20 @@ class Assignment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
-    # From the hub's heartbeats: does the user have a running server there?
+    # From the hub's heartbeats: does the user have a running server there? When was it last
+    # seen starting, and when seen stopping (``idle_since``)?
     server_running = models.BooleanField(default=False)
     server_seen_at = models.DateTimeField(null=True, blank=True)
+    server_stopped_at = models.DateTimeField(null=True, blank=True)
+    # When the user last asked for this hub with no server running there (``assignment_locate``):
+    # a server is about to start, so the assignment is not idle.
+    located_at = models.DateTimeField(null=True, blank=True)
+    # When the site last had the user's browser start their server before they asked
+    # (``research.services.prestart``): counted per hub for the pre-start rate.
+    prestarted_at = models.DateTimeField(null=True, blank=True)
+    # When the user last logged out of the site: the hub's heartbeat answer announces it
+    # (``logout``) for ``DISCOVERY_LOGOUT_ANNOUNCE_SECONDS``, and the hub ends older logins.
+    logged_out_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -159,6 +171,19 @@ class Assignment(models.Model):
                 condition=models.Q(ended_at__isnull=True),
                 name="research_assignment_open_hub",
             ),
+            # The pre-start rate: a hub's pre-starts of the last minute.
+            models.Index(
+                fields=["hub", "prestarted_at"],
+                condition=models.Q(prestarted_at__isnull=False),
+                name="research_assignment_prestarts",
+            ),
+            # Every heartbeat reads its hub's recent logouts: almost always none, so the index
+            # is almost empty and the read costs one probe.
+            models.Index(
+                fields=["hub", "logged_out_at"],
+                condition=models.Q(ended_at__isnull=True, logged_out_at__isnull=False),
+                name="research_assignment_logouts",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -167,6 +192,29 @@ class Assignment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.ended_at is None
+
+    # What restarts the idle clock (``idle_since``), besides the assignment's creation.
+    IDLE_CLOCK = ("server_seen_at", "server_stopped_at", "located_at", "prestarted_at")
+
+    @property
+    def idle_since(self) -> dt.datetime | None:
+        """Since when the user has had no server here; None while it runs. The latest of the
+        assignment's creation, its server last seen starting or stopping, and the user last
+        asking for this hub or being pre-started on it (a server about to start is not idle).
+        ``DISCOVERY_IDLE_AFTER`` past it, the bookkeeping ends the assignment (``idle_filter``
+        is the same rule as a query)."""
+        if self.server_running:
+            return None
+        moments = [getattr(self, name) for name in self.IDLE_CLOCK]
+        return max([self.created_at, *(moment for moment in moments if moment is not None)])
+
+    @classmethod
+    def idle_filter(cls, *, before: dt.datetime) -> models.Q:
+        """Assignments idle since before ``before`` (``idle_since`` as a query)."""
+        q = models.Q(server_running=False, created_at__lt=before)
+        for name in cls.IDLE_CLOCK:
+            q &= models.Q(**{f"{name}__isnull": True}) | models.Q(**{f"{name}__lt": before})
+        return q
 
 
 class DiscoveryClock(models.Model):

@@ -1,7 +1,5 @@
 from urllib.parse import quote
 
-from csp import constants as csp_constants
-from csp.decorators import csp_update
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +13,7 @@ from research.exceptions import NoHubAvailable, NotebookStoreError
 from research.models import Hub
 from research.selectors.notebooks import file_read, notebook_list
 from research.services.assignment import assignment_locate
+from research.shell import shell_for
 
 
 class ResearchForm(forms.Form):
@@ -44,7 +43,10 @@ def lab_url(hub: Hub, path: str) -> str:
 @login_required
 @require_GET
 def research(request: HttpRequest) -> HttpResponse:
-    """The user's JupyterLab, on the hub discovery gives them, framed below the site's bar."""
+    """The user's JupyterLab, on the hub discovery gives them, framed below the site's bar.
+
+    A soft navigation here from another page of the site keeps the frame that is alive (and
+    opens ``path`` in it by message); a full load renders the frame at ``path``."""
     form = ResearchForm(request.GET)
     if not form.is_valid():
         return render(request, "research/bad_path.html", {"form": form}, status=400)
@@ -60,20 +62,16 @@ def research(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = str(error.retry_after)
         return response
 
-    # The page frames its hub and nothing else; the site's own origin is there because the
-    # hub's login passes through /o/authorize inside the frame. No one may frame this page (the
-    # site's policy, which this adds to). The hub is known only now, so django-csp's public
-    # decorator goes on the function that renders the page rather than on the view (the other
-    # way would be setting the private response attribute it sets, ``_csp_update``).
-    @csp_update({"frame-src": [csp_constants.SELF, hub.origin]})
-    def page(request: HttpRequest) -> HttpResponse:
-        return render(
-            request,
-            "research/research.html",
-            {"hub": hub, "lab_url": lab_url(hub, form.cleaned_data["path"])},
-        )
-
-    return page(request)
+    # The page shows its hub in the research shell (templates/base.html): the shell's frame, a
+    # full load's policy (frame-src) and the script's decision to keep a living frame or
+    # replace it all follow this hub.
+    shell_for(request, hub=hub)
+    path = form.cleaned_data["path"]
+    return render(
+        request,
+        "research/research.html",
+        {"hub": hub, "lab_url": lab_url(hub, path), "path": path, "research_frame_shown": True},
+    )
 
 
 @login_required

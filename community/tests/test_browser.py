@@ -1,6 +1,7 @@
 """In headless Chromium: script carried by a shared notebook or a post never runs in the
-site's origin. Every payload calls ``__hit(name)``, a hook the browser defines in every frame
-before any page script; after each page, every frame must have recorded nothing.
+site's origin, whether a page is loaded whole or reached by the site's soft navigation. Every
+payload calls ``__hit(name)``, a hook the browser defines in every frame before any page
+script; after each page, every frame must have recorded nothing.
 
 The same payloads served raw from a plain loopback page do run (the control), so their
 silence on our pages is the sanitizer and the sandbox at work, not a broken payload.
@@ -43,6 +44,10 @@ MARKUP = [
     "<base href=\"javascript:__hit('base')//\">",
     "<a href=\"data:text/html,<script>__hit('data-link')</script>\">data</a>",
     "<math><mtext><table><mglyph><style><img src=x onerror=\"__hit('mxss')\">",
+    # The site's soft navigation (htmx) would act on these if they survived.
+    '<div hx-get="/community" hx-trigger="load" hx-on::after-request="__hit(\'hx-on\')">h</div>',
+    '<a href="/community" data-hx-on:click="__hit(\'data-hx-on\')" id="hx-link">hx</a>',
+    '<img src="/static/css/site.css" hx-on:htmx:load="__hit(\'hx-load\')">',
 ]
 SVG = (
     "<svg xmlns='http://www.w3.org/2000/svg' onload=\"__hit('svg-output')\">"
@@ -188,3 +193,37 @@ def test_script_that_got_past_the_sanitizer_still_cannot_run(page, hostile_topic
         assert hits(page) == {}, url
     page.goto(f"{site}/community/topics/{topic.pk}")
     assert page.frame_locator("iframe.notebook-frame").locator("h1").inner_text() == "raw"
+
+
+def test_no_payload_runs_on_pages_reached_by_soft_navigation(page, hostile_topic, live_server):
+    """The forum reached as people move through the site: htmx swaps #page into the document
+    first loaded (its policy and its hook stay), so swapped-in markup must stay inert too,
+    including script stored past the sanitizer."""
+    topic, version = hostile_topic
+    SharedNotebookVersion.objects.filter(pk=version.pk).update(
+        preview_html="<p>raw</p><script>__hit('preview-bypass')</script>"
+        "<img src=x onerror=\"__hit('preview-onerror')\">"
+    )
+    site = live_server.url
+    log_in(page, site, "bob")
+    page.evaluate("() => { window.__document = 'the first one'; }")
+
+    page.click("nav.nav >> text=Community")
+    page.wait_for_url(f"{site}/community")
+    page.locator(f"a[href='/community/topics/{topic.pk}']").first.click()
+    page.wait_for_url(f"{site}/community/topics/{topic.pk}")
+    page.frame_locator("iframe.notebook-frame").locator("body").wait_for()
+    page.locator("article a[href='/community/users/ada']").first.click()
+    page.wait_for_url(f"{site}/community/users/ada")
+    page.go_back()
+    page.wait_for_url(f"{site}/community/topics/{topic.pk}")
+    page.locator("h1").first.wait_for()
+    page.wait_for_timeout(500)
+
+    # Every move was a swap within one document...
+    assert page.evaluate("() => window.__document") == "the first one"
+    assert page.evaluate("() => typeof window.__hit") == "function"
+    # ...and nothing ran in any frame.
+    assert hits(page) == {}
+    assert page.dialogs == []
+    assert "Payloads" in page.locator("h1").first.inner_text()

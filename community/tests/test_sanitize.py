@@ -1,5 +1,5 @@
 """What user HTML keeps: renderer classes only, prefixed ids, images from the site, and never
-MathML/SVG annotation or animation elements."""
+MathML/SVG annotation or animation elements, nor the site's navigation attributes (htmx)."""
 
 import re
 
@@ -125,6 +125,33 @@ def test_allowing_an_annotation_or_animation_element_is_refused(monkeypatch, ele
         clean_html("<math></math>")
 
 
+NAVIGATION_PAYLOADS = [
+    '<a href="/community" hx-post="/accounts/logout/" hx-trigger="load">x</a>',
+    '<div data-hx-get="/research" data-hx-trigger="revealed" data-hx-target="body">x</div>',
+    '<a href="/x" hx-on:click="alert(1)" hx-on--after-request="alert(2)">x</a>',
+    '<form hx-boost="true" hx-vals=\'{"a": 1}\' hx-headers="{}">x</form>',
+    '<a href="/x" data-turbo-method="delete" data-turbo-frame="_top" data-turbo="true">x</a>',
+    '<span HX-GET="/x" Data-Hx-Swap="outerHTML" DATA-TURBO-ACTION="replace">x</span>',
+]
+
+
+@pytest.mark.parametrize("payload", NAVIGATION_PAYLOADS)
+def test_the_navigation_librarys_attributes_never_survive(payload):
+    for html in (clean_html(payload), markdown_to_html(payload)):
+        lowered = html.lower()
+        assert "hx-" not in lowered and "turbo" not in lowered, html
+        assert "x" in html  # the text itself stays
+
+
+def test_allowing_a_navigation_attribute_is_refused(monkeypatch):
+    """Even if ATTRIBUTES ever named one, the filter drops it at every element."""
+    monkeypatch.setitem(sanitize.ATTRIBUTES, "a", {"href", "hx-get", "data-turbo-method"})
+
+    html = clean_html('<a href="/x" hx-get="/y" data-turbo-method="post">x</a>')
+
+    assert html == '<a href="/x" rel="noopener noreferrer nofollow">x</a>'
+
+
 @pytest.mark.django_db
 @pytest.mark.usefixtures("media")
 def test_a_shared_notebook_keeps_its_highlighting_and_loses_the_sites_look(
@@ -158,6 +185,9 @@ def test_a_shared_notebook_keeps_its_highlighting_and_loses_the_sites_look(
     assert ".highlight .hl-kn" in pages["render"]
     assert '<span class="hl-kn">import</span>' in pages["list"]
     assert "css/highlight.css" in pages["list"]
+    # htmx never processes user markup: it sits inside hx-disable on the site's pages.
+    assert '<div class="post" hx-disable>' in pages["topic"]
+    assert '<div class="preview-cell" hx-disable>' in pages["list"]
 
 
 @pytest.mark.django_db

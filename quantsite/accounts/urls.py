@@ -8,6 +8,7 @@ urlpatterns = [
     path("signup/confirm/<uidb64>/<token>/", views.signup_confirm, name="signup_confirm"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("logout/hub/", views.logout_from_hub, name="logout-from-hub"),
     path("profile/", views.profile, name="profile"),
     path("email/confirm/<token>/", views.email_change_confirm, name="email_change_confirm"),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),

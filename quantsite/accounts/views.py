@@ -1,10 +1,13 @@
+from csp.constants import NONCE, NONE, SELF
+from csp.decorators import csp
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET, require_http_methods
 
 from quantsite.accounts.forms import ProfileForm, SignupForm
 from quantsite.accounts.selectors import signup_confirmation_user
@@ -119,3 +122,30 @@ class LogoutView(auth_views.LogoutView):
         if not request.user.is_authenticated:
             return redirect("home")
         return render(request, "registration/logout_confirm.html")
+
+
+# The page a hub's Logout leads to runs inside the research frame: only the site's own pages
+# may frame it, and its one script (by nonce) finishes the logout at the top of the tab.
+HUB_LOGOUT_CSP = {
+    "default-src": [SELF],
+    "script-src": [NONCE],
+    "object-src": [NONE],
+    "base-uri": [NONE],
+    "frame-ancestors": [SELF],
+}
+
+
+@xframe_options_sameorigin
+@csp(HUB_LOGOUT_CSP)
+@require_GET
+def logout_from_hub(request: HttpRequest) -> HttpResponse:
+    """Where a hub sends a person who logged out of it (oauthenticator's
+    ``logout_redirect_url``): logging out of research logs out of the site too.
+
+    The hub has ended its own login already; this page ends the site's, at the top of the tab
+    (inside the research frame, or on its own), by posting the site's CSRF-protected logout
+    form, so every page of the site sees it and nothing loops back into a login. Without
+    script the form is a button. Someone already logged out gets links to the start page and
+    to log in again.
+    """
+    return render(request, "registration/logout_from_hub.html")

@@ -89,6 +89,11 @@ class HubStartApi(HubApi):
         )
 
 
+class HubLogoutSerializer(serializers.Serializer):
+    user = serializers.CharField()
+    at = serializers.FloatField(help_text="When they logged out of the site (epoch seconds).")
+
+
 class HubHeartbeatApi(HubApi):
     """A hub's heartbeat, the site's most frequent request: its credential is judged by the
     statement that records it (``hub_heartbeat``).
@@ -119,6 +124,11 @@ class HubHeartbeatApi(HubApi):
             help_text="Reported users who must not run on this hub (moved, disabled, deleted): "
             "the hub stops their servers and ends their hub login.",
         )
+        logout = serializers.ListField(
+            child=HubLogoutSerializer(),
+            help_text="This hub's users who logged out of the site lately: the hub ends their "
+            "logins made before `at` (their servers keep running). Repeated while recent.",
+        )
 
     @extend_schema(
         request=HubHeartbeatInputSerializer,
@@ -140,7 +150,12 @@ class HubHeartbeatApi(HubApi):
 
 def heartbeat_answer(answer: HeartbeatAnswer) -> dict:
     """The heartbeat's answer (contract version ``HEARTBEAT_VERSION``), as the API sends it."""
-    return {"version": HEARTBEAT_VERSION, "state": answer.state, "stop": answer.stop}
+    return {
+        "version": HEARTBEAT_VERSION,
+        "state": answer.state,
+        "stop": answer.stop,
+        "logout": [{"user": logout.user, "at": logout.at} for logout in answer.logout],
+    }
 
 
 class HubStopApi(HubApi):

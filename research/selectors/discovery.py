@@ -41,6 +41,20 @@ def hubs_accepting_users(*, now: dt.datetime) -> QuerySet[Hub]:
     ).order_by("assigned_count", "pk")
 
 
+def assignments_idle(*, now: dt.datetime) -> QuerySet[Assignment]:
+    """Open assignments idle for longer than ``DISCOVERY_IDLE_AFTER`` (``Assignment.idle_since``)
+    on hubs the site hears now: live (a heartbeat within ``DISCOVERY_STALE_AFTER``), not stopped
+    or disabled. So a hub's silence, or the site's own outage, ends nothing here: the running
+    servers a hub reports are current only while it beats."""
+    return Assignment.objects.filter(
+        Assignment.idle_filter(before=now - _seconds(settings.DISCOVERY_IDLE_AFTER)),
+        ended_at__isnull=True,
+        hub__stopped_at__isnull=True,
+        hub__last_heartbeat_at__gte=now - _seconds(settings.DISCOVERY_STALE_AFTER),
+        hub__mode__in=[Hub.Mode.ACTIVE, Hub.Mode.DRAINING],
+    )
+
+
 def discovery_listening_since(*, now: dt.datetime) -> dt.datetime | None:
     """Since when the site has been hearing heartbeats without a gap (``DiscoveryClock``), for
     ``Hub.liveness``: now, while it hears none (its own outage may be under way, or no hub

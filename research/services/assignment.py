@@ -8,6 +8,7 @@ assignment rows, then hub rows, each set in primary-key order. Placement picks i
 import datetime as dt
 from collections import Counter
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -31,6 +32,10 @@ def assignment_locate(*, user: User) -> Hub:
     right even when bookkeeping is behind), and the user goes to the live, active hub with the
     fewest users that has a seat beyond the headroom, counted the moment they are placed.
 
+    Asking for the hub with no server running there restarts the assignment's idle clock
+    (``Assignment.located_at``; written at most once per half ``DISCOVERY_IDLE_AFTER``): the
+    user's server is about to start, and the bookkeeping must not end the assignment under it.
+
     Concurrent calls for one user end with one assignment and the same hub. Raises
     ``NoHubAvailable`` when no hub can take the user.
     """
@@ -38,11 +43,17 @@ def assignment_locate(*, user: User) -> Hub:
     # Fast path, one query and no locks: the common visit of a user already placed.
     current = assignment_open_for_user(user_id=user.pk)
     if current is not None and current.hub.keeps_users(now):
-        return current.hub
+        if _assignment_located(current, now=now):
+            return current.hub
+        current = None  # it ended meanwhile (idle): place the user again
     # Its hub has been silent long: judge it against the time the site has been hearing
     # heartbeats, so the site's own outage does not end the assignments of live hubs.
     listening_since = discovery_listening_since(now=now)
-    if current is not None and current.hub.keeps_users(now, listening_since=listening_since):
+    if (
+        current is not None
+        and current.hub.keeps_users(now, listening_since=listening_since)
+        and _assignment_located(current, now=now)
+    ):
         return current.hub
     try:
         hub = _assignment_place(user=user, now=now, listening_since=listening_since)
@@ -79,6 +90,7 @@ def _assignment_place(
     )
     if current is not None:
         if current.hub.keeps_users(now, listening_since=listening_since):
+            _assignment_located(current, now=now)  # locked: it stays open
             return current.hub
         assignments_end(
             Assignment.objects.filter(pk=current.pk),
@@ -92,6 +104,22 @@ def _assignment_place(
     if hub is not None:
         _assignment_open(user=user, hub=hub)
     return hub
+
+
+def _assignment_located(assignment: Assignment, *, now: dt.datetime) -> bool:
+    """The user asks for the hub of their open ``assignment``: with no server running there,
+    restart its idle clock, unless it restarted within half ``DISCOVERY_IDLE_AFTER`` (so a
+    visit with a server running, the common one, writes nothing). False when the assignment
+    has ended meanwhile: the bookkeeping's idle ending and this update lock the same row, so
+    either the assignment stays open past now or the user is placed again."""
+    if assignment.server_running:
+        return True
+    if (now - assignment.idle_since).total_seconds() < settings.DISCOVERY_IDLE_AFTER / 2:
+        return True
+    assignment.located_at = now
+    return bool(
+        Assignment.objects.filter(pk=assignment.pk, ended_at__isnull=True).update(located_at=now)
+    )
 
 
 def _lock_user(user_id: int) -> None:
@@ -122,7 +150,10 @@ def _assignment_open(*, user: User, hub: Hub) -> Assignment:
     check cannot overfill a hub.
     """
     assignment = Assignment.objects.create(user=user, hub=hub)
-    Hub.objects.filter(pk=hub.pk).update(assigned_count=F("assigned_count") + 1)
+    # The hub's next heartbeat records its running set in full (its digest no longer matches):
+    # a server the user still runs there from an assignment that has just ended, before the
+    # hub was told to stop it, then shows as running on this one, and is never taken for idle.
+    Hub.objects.filter(pk=hub.pk).update(assigned_count=F("assigned_count") + 1, running_digest="")
     return assignment
 
 

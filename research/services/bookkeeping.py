@@ -5,6 +5,12 @@ Bookkeeping keeps the record: hub events when liveness changes, and the assignme
 stopped and disabled hubs (and of drained and disabled users) ended, so counts and the admin
 are current. Liveness is judged as routing judges it (``Hub.liveness`` with the discovery
 clock): a gap that covers the site's own outage kills no hub.
+
+It also frees the seats of people without a server: an assignment on a live hub whose server
+has not run for ``DISCOVERY_IDLE_AFTER`` ends (``Assignment.idle_since``): a pre-started
+server the hub's idle culler stopped, a pre-start whose server never came, someone who only
+reads the forum. Only on hubs the site hears now (live), whose reports of running servers are
+current: never during the site's outage or a hub's silence.
 """
 
 import dataclasses
@@ -13,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from research.models import Assignment, Hub, HubEvent, Liveness
-from research.selectors.discovery import discovery_listening_since
+from research.selectors.discovery import assignments_idle, discovery_listening_since
 from research.services.assignment import assignments_end
 
 # Which event a change of computed liveness records. Start and stop record their own events
@@ -39,7 +45,8 @@ def discovery_bookkeeping() -> BookkeepingReport:
 
     Idempotent and safe to run concurrently: each hub row is taken with ``SKIP LOCKED`` (a
     second run skips what the first holds) and compared with the liveness already recorded,
-    and ending assignments skips those already ended.
+    and ending assignments skips those already ended. Idle assignments (see the module) end
+    last, in one statement over every live hub.
     """
     report = BookkeepingReport()
     now = timezone.now()
@@ -78,6 +85,10 @@ def discovery_bookkeeping() -> BookkeepingReport:
                     reason=Assignment.EndReason.DRAINED,
                     now=now,
                 )
+    with transaction.atomic():
+        report.assignments_ended += assignments_end(
+            assignments_idle(now=now), reason=Assignment.EndReason.IDLE, now=now
+        )
     return report
 
 

@@ -17,7 +17,14 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import AccessToken, Application, RefreshToken, set_token_value
+from oauth2_provider.models import (
+    AccessToken,
+    Application,
+    Grant,
+    IDToken,
+    RefreshToken,
+    set_token_value,
+)
 
 from quantsite.accounts.models import ApplicationPolicy, User
 from quantsite.accounts.selectors import token_checksum
@@ -134,11 +141,22 @@ def hub_start(*, hub: Hub, url: str, capacity: int | None = None, version: str =
 
 
 @dataclasses.dataclass(frozen=True)
+class HubLogout:
+    """A user of the hub logged out of the site at ``at`` (epoch seconds): the hub ends their
+    logins made on it before then."""
+
+    user: str
+    at: float
+
+
+@dataclasses.dataclass(frozen=True)
 class HeartbeatAnswer:
     """What a heartbeat tells the hub (contract version ``HEARTBEAT_VERSION``, README)."""
 
     state: str  # the hub's mode: active, draining, disabled
     stop: list[str]  # reported users who must not run on this hub
+    # Its users (open assignments) who logged out of the site lately, by username.
+    logout: list[HubLogout] = dataclasses.field(default_factory=list)
 
 
 # The heartbeat answer's version. Raised only for a change an older hub would misread; new
@@ -170,7 +188,11 @@ def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> HeartbeatAnswer
 
     The answer's ``stop`` lists the reported users who must not run on this hub: no open
     assignment to it (moved, ended, or the assignment of a hub found dead), disabled, or
-    deleted; the hub stops their servers and ends their hub login. On a draining hub, the
+    deleted; the hub stops their servers and ends their hub login. Its ``logout`` lists the
+    users with an open assignment here who logged out of the site within
+    ``DISCOVERY_LOGOUT_ANNOUNCE_SECONDS`` (``user_hub_sessions_end``), with the time; the hub
+    ends their logins made before it. A server seen stopping records when
+    (``server_stopped_at``: the idle rule counts from it). On a draining hub, the
     assignments of users without a running server end (they move on their next visit).
     Every heartbeat also tells the discovery clock that the site hears hubs (``clock_touch``).
     Raises ``HubConflict`` if the hub has not started or has stopped. Idempotent: the same
@@ -189,7 +211,11 @@ def hub_heartbeat_record(*, hub: Hub, running: Sequence[str]) -> HeartbeatAnswer
         _running_record(hub=hub, running=running, now=now)
     if hub.mode == Hub.Mode.DRAINING:
         _drained_end(hub_id=hub.pk, now=now)
-    return HeartbeatAnswer(state=hub.mode, stop=_users_to_stop(hub=hub, running=running))
+    return HeartbeatAnswer(
+        state=hub.mode,
+        stop=_users_to_stop(hub=hub, running=running),
+        logout=_logouts(hub_id=hub.pk, now=now),
+    )
 
 
 def _heartbeat_in_one_statement(
@@ -207,17 +233,22 @@ def _heartbeat_in_one_statement(
                 "running": list(running),
                 "touched_before": now - dt.timedelta(seconds=1),
                 "gap": now - dt.timedelta(seconds=settings.DISCOVERY_STALE_AFTER),
+                "logout_since": _logout_since(now),
             },
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    hub_id, mode, stop, clock_exists, _ = row
+    hub_id, mode, stop, clock_exists, _, logout_users, logout_times = row
     if not clock_exists:  # the very first beat the site hears
         clock_touch(now=now)
     if mode == Hub.Mode.DRAINING:
         _drained_end(hub_id=hub_id, now=now)
-    return HeartbeatAnswer(state=mode, stop=sorted(stop))
+    logout = [
+        HubLogout(user=user, at=at.timestamp())
+        for user, at in zip(logout_users or (), logout_times or (), strict=True)
+    ]
+    return HeartbeatAnswer(state=mode, stop=sorted(stop), logout=logout)
 
 
 @functools.cache
@@ -228,7 +259,8 @@ def _heartbeat_sql() -> str:
     ``hub_for_credential`` (a live client-credentials token with scope ``discovery`` of an
     enabled application), ``previous``/``beat`` the hub's update (started, not stopped),
     ``clock`` is ``clock_touch``, ``started``/``stopped`` are ``_running_record`` (only when the
-    running set's digest changed), the ``stop`` column is ``_users_to_stop``. ``synchronous``
+    running set's digest changed), the ``stop`` column is ``_users_to_stop``, ``logout`` is
+    ``_logouts`` (its two columns, usernames and times, in username order). ``synchronous``
     is ``_commit_without_waiting_for_disk``: a local setting for this statement's own
     transaction, read when it commits. All parts see one snapshot.
     """
@@ -271,13 +303,20 @@ def _heartbeat_sql() -> str:
             RETURNING a.id
         ),
         stopped AS (
-            UPDATE "{assignment}" a SET server_running = false
+            UPDATE "{assignment}" a SET server_running = false, server_stopped_at = %(now)s
             FROM beat
             WHERE beat.changed AND a.hub_id = beat.id AND a.ended_at IS NULL
               AND a.server_running AND NOT EXISTS (
                 SELECT 1 FROM "{user}" u WHERE u.id = a.user_id AND u.username = ANY(%(running)s)
               )
             RETURNING a.id
+        ),
+        logout AS (
+            SELECT array_agg(u.username ORDER BY u.username) AS users,
+                array_agg(a.logged_out_at ORDER BY u.username) AS times
+            FROM beat JOIN "{assignment}" a ON a.hub_id = beat.id
+            JOIN "{user}" u ON u.id = a.user_id
+            WHERE a.ended_at IS NULL AND a.logged_out_at >= %(logout_since)s
         )
         SELECT beat.id, beat.mode,
             ARRAY(
@@ -289,7 +328,8 @@ def _heartbeat_sql() -> str:
                 )
             ),
             (SELECT count(*) FROM clock) > 0 OR EXISTS (SELECT 1 FROM "{clock}" WHERE id = 1),
-            (SELECT value FROM synchronous)
+            (SELECT value FROM synchronous),
+            (SELECT users FROM logout), (SELECT times FROM logout)
         FROM beat
     """  # noqa: S608
 
@@ -318,6 +358,22 @@ def _users_to_stop(*, hub: Hub, running: Sequence[str]) -> list[str]:
         ).values_list("user__username", flat=True)
     )
     return sorted(set(running) - allowed)
+
+
+def _logouts(*, hub_id: int, now: dt.datetime) -> list[HubLogout]:
+    """The hub's open assignments whose users logged out of the site lately, by username."""
+    rows = (
+        Assignment.objects.filter(
+            hub_id=hub_id, ended_at__isnull=True, logged_out_at__gte=_logout_since(now)
+        )
+        .order_by("user__username")
+        .values_list("user__username", "logged_out_at")
+    )
+    return [HubLogout(user=user, at=at.timestamp()) for user, at in rows]
+
+
+def _logout_since(now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(seconds=settings.DISCOVERY_LOGOUT_ANNOUNCE_SECONDS)
 
 
 def clock_touch(*, now: dt.datetime) -> None:
@@ -357,7 +413,7 @@ def _running_record(*, hub: Hub, running: Sequence[str], now) -> None:
         server_running=True, server_seen_at=now
     )
     open_here.filter(server_running=True).exclude(user__username__in=running).update(
-        server_running=False
+        server_running=False, server_stopped_at=now
     )
 
 
@@ -438,6 +494,32 @@ def _check_capacity(hub: Hub, capacity: int) -> None:
             f"{hub.assigned_count} users are assigned to {hub}; capacity cannot go below that. "
             "Drain the hub first."
         )
+
+
+@transaction.atomic
+def user_hub_sessions_end(*, user: User) -> None:
+    """The user logs out of the site: their logins on every hub end too.
+
+    Revokes what hub applications were issued for the user's hub logins: refresh tokens,
+    access tokens, ID tokens and unused authorization codes, but not their servers'
+    credentials (scope ``notebooks``: a running server keeps saving until its assignment
+    ends). A hub holding such a login finds its token refused at its next check with the
+    site, and sooner: the time is recorded on the user's open assignment, and that hub's
+    heartbeat answers list the user in ``logout`` for ``DISCOVERY_LOGOUT_ANNOUNCE_SECONDS``
+    (the hub ends their logins made before it). Idempotent: a second call revokes nothing
+    more and announces the later time.
+    """
+    now = timezone.now()
+    # The assignment's row first, as ``assignments_end`` does before it revokes tokens.
+    Assignment.objects.filter(user=user, ended_at__isnull=True).update(logged_out_at=now)
+    hub_applications = Hub.objects.values("application_id")
+    # Refresh tokens first: each points at the access token it renews.
+    RefreshToken.objects.filter(user=user, application_id__in=hub_applications).delete()
+    AccessToken.objects.filter(user=user, application_id__in=hub_applications).exclude(
+        scope="notebooks"
+    ).delete()
+    IDToken.objects.filter(user=user, application_id__in=hub_applications).delete()
+    Grant.objects.filter(user=user, application_id__in=hub_applications).delete()
 
 
 def _tokens_revoke(application: Application) -> None:

@@ -52,7 +52,7 @@ def test_start_heartbeat_stop(client, hub_one, make_user):
         "dead_after": 30.0,
     }
     assert beat.status_code == 200
-    assert beat.json() == {"version": 1, "state": "active", "stop": []}
+    assert beat.json() == {"version": 1, "state": "active", "stop": [], "logout": []}
     assert stopped.status_code == 200
     assignment = Assignment.objects.get(user=user)
     assert (assignment.end_reason, assignment.server_seen_at is not None) == ("hub_stopped", True)
@@ -70,7 +70,7 @@ def test_heartbeat_tells_a_draining_hub(client, hub_one):
 
     response = post(client, "heartbeat", token, {"running": []})
 
-    assert response.json() == {"version": 1, "state": "draining", "stop": []}
+    assert response.json() == {"version": 1, "state": "draining", "stop": [], "logout": []}
 
 
 def test_a_hubs_token_speaks_for_that_hub_only(client, make_hub):
@@ -294,6 +294,7 @@ def test_heartbeat_answer_lists_reported_users_who_must_not_run_here(client, mak
         "version": 1,
         "state": "active",
         "stop": ["bob", "cy", "dee", "eve", "zed"],
+        "logout": [],
     }
 
 
@@ -305,7 +306,16 @@ def test_heartbeat_accepts_the_request_of_any_hub_version(client, hub_one, make_
     newer = post(client, "heartbeat", token, {"version": 2, "running": [], "pending": ["x"]})
 
     assert (old.status_code, newer.status_code) == (200, 200)
-    assert old.json() == newer.json() == {"version": 1, "state": "active", "stop": []}
+    assert (
+        old.json()
+        == newer.json()
+        == {
+            "version": 1,
+            "state": "active",
+            "stop": [],
+            "logout": [],
+        }
+    )
 
 
 def test_a_disabled_user_gets_no_server_token(client, make_hub, make_user):

@@ -6,6 +6,7 @@ import json
 import pytest
 from django.test import Client
 
+from community.tests.policies import directives
 from quantsite.tests.test_authentication import ada_token  # noqa: F401 (a fixture)
 from research.services.assignment import assignment_locate
 from research.tests.conftest import hub_token
@@ -36,6 +37,8 @@ def beating_hub(client, make_hub, make_user):
 
 def answer(response) -> tuple:
     headers = {k: v for k, v in response.headers.items() if k not in VOLATILE}
+    # The same policy, whatever order django-csp writes its directives in.
+    headers["Content-Security-Policy"] = directives(headers["Content-Security-Policy"])
     return response.status_code, json.loads(response.content), headers
 
 
@@ -55,7 +58,10 @@ def test_a_heartbeat_is_answered_as_the_view_answers_it(client, beating_hub, wit
     without_fast_path()
 
     assert answer(beat(Client(), token, body)) == fast
-    assert fast[:2] == (200, {"version": 1, "state": "active", "stop": ["ghost"]})
+    assert fast[:2] == (
+        200,
+        {"version": 1, "state": "active", "stop": ["ghost"], "logout": []},
+    )
 
 
 def test_a_locate_is_answered_as_the_view_answers_it(
@@ -147,5 +153,5 @@ def test_a_well_formed_heartbeat_is_answered_by_the_fast_path_itself(rf, beating
 
     assert (response.status_code, json.loads(response.content)) == (
         200,
-        {"version": 1, "state": "active", "stop": []},
+        {"version": 1, "state": "active", "stop": [], "logout": []},
     )
