@@ -6,10 +6,11 @@ Call it from ``jupyterhub_config.py``::
     quanthub.configure(c)  # values from QUANTHUB_* environment variables or c.Quanthub.*
 
 It sets up login through the site (oauthenticator's GenericOAuthenticator), framing by the
-site only, the single-user servers (notebooks stored on the site, the Share extension, each
-server's credential at spawn), the discovery service (registration, heartbeats, stop), the idle
-culler, and an access log without the heartbeat's routine lines. Each of those is one
-``setup_*`` function below, applied in that order by ``configure``.
+site only, the hub's pages in the site's look, the single-user servers (notebooks stored on the
+site, the Share extension, each server's credential at spawn), the discovery service
+(registration, heartbeats, stop), the idle culler, and an access log without the heartbeat's
+routine lines. Each of those is one ``setup_*`` function below, applied in that order by
+``configure``.
 """
 
 import hashlib
@@ -18,6 +19,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from quanthub.client import SiteClient
 from quanthub.isolation import (
     refuse_unisolated_spawner,
     refusing_unisolated_spawner,
@@ -25,7 +27,7 @@ from quanthub.isolation import (
 )
 from quanthub.logs import hub_log_request
 from quanthub.sessions import make_refresh_user_hook, remember_login
-from quanthub.settings import DISCOVERY_SERVICE, Quanthub
+from quanthub.settings import DISCOVERY_SERVICE, SERVICE_SECRET_ENV, Quanthub
 from quanthub.spawn import make_pre_spawn_hook
 
 __all__ = ["Quanthub", "configure"]
@@ -34,6 +36,8 @@ __all__ = ["Quanthub", "configure"]
 JUPYTER_CONFIG_DIR = Path(__file__).resolve().parent / "jupyter_config"
 # Jupyter data the single-user servers read (labextensions/quanthub-share, prebuilt).
 JUPYTER_DATA_DIR = Path(__file__).resolve().parent / "jupyter_data"
+# The hub's own page templates: JupyterHub's, in the site's look (``setup_pages``).
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # What a server's environment takes over from the hub's, when set there.
 PASSED_TO_SERVERS = (
     "QUANTHUB_READONLY_DIR",
@@ -56,16 +60,30 @@ def configure(c, **values) -> Quanthub:
     settings = Quanthub(config=c)
     settings.check()
     # Between the hub process and its discovery service only (a new one at each hub start).
-    sessions_secret = secrets.token_urlsafe(32)
+    service_secret = secrets.token_urlsafe(32)
+    service = service_client(settings, service_secret)
     setup_isolation_check(c, settings)
-    setup_login(c, settings, sessions_secret=sessions_secret)
+    setup_login(c, settings, service=service)
     setup_framing(c, settings)
+    setup_pages(c, settings)
     setup_servers(c, settings)
-    setup_spawn_credential(c, settings)
-    setup_discovery_service(c, settings, sessions_secret=sessions_secret)
+    setup_spawn_credential(c, settings, service=service)
+    setup_discovery_service(c, settings, service_secret=service_secret)
     setup_idle_culler(c, settings)
     setup_access_log(c)
     return settings
+
+
+def service_client(settings: Quanthub, secret: str) -> SiteClient:
+    """The hub process's one client of its discovery service (the refresh and spawn hooks),
+    with the secret that service knows it by. No retries: the refresh hook must not hold up
+    the user's request, and a failed spawn says to try again."""
+    return SiteClient(
+        _service_base(settings),
+        None,
+        headers={"Authorization": f"token {secret}"},
+        retries=0,
+    )
 
 
 def setup_isolation_check(c, settings: Quanthub) -> None:
@@ -77,9 +95,10 @@ def setup_isolation_check(c, settings: Quanthub) -> None:
     refuse_unisolated_spawner(spawner_class_of(spawner_class), **_isolation_opt_ins(settings))
 
 
-def setup_login(c, settings: Quanthub, *, sessions_secret: str) -> None:
+def setup_login(c, settings: Quanthub, *, service: SiteClient) -> None:
     """Login through the site, its OpenID Connect provider (no hand-written authenticator),
-    automatic and without a consent page; a user's hub login ends when the site says so."""
+    automatic and without a consent page; a user's hub login ends when the site says so, and
+    logging out of the hub logs out of the site."""
     site = settings.site_url
     auth = c.GenericOAuthenticator
     c.JupyterHub.authenticator_class = "generic-oauth"
@@ -95,12 +114,16 @@ def setup_login(c, settings: Quanthub, *, sessions_secret: str) -> None:
     auth.allow_all = True
     auth.enable_pkce = True
     auth.auto_login = True
-    auth.refresh_pre_spawn = True
+    # No second check with the site at spawn (oauthenticator turns it on with auth state): the
+    # server's credential comes from the site only for an active user assigned to this hub,
+    # and the refresh hook has checked the login within session_check_interval.
+    auth.refresh_pre_spawn = False
     # A user's hub login ends when the site says so: the discovery service records it (the
-    # heartbeat's stop list), and the refresh hook, run on the user's hub requests every
-    # session_check_interval, sends them to log in again; every auth_refresh_age the user's
-    # stored token is checked with the site (refresh_user needs auth state, kept encrypted
-    # with a key derived from the hub's secret unless JUPYTERHUB_CRYPT_KEY is set).
+    # heartbeat's stop and logout lists), and the refresh hook, run on the user's hub requests
+    # every session_check_interval, sends them to log in again and ends their sessions on
+    # their server (quanthub.sessions); every auth_refresh_age the user's stored token is
+    # checked with the site (refresh_user needs auth state, kept encrypted with a key derived
+    # from the hub's secret unless JUPYTERHUB_CRYPT_KEY is set).
     auth.enable_auth_state = True
     if not os.environ.get("JUPYTERHUB_CRYPT_KEY"):
         c.CryptKeeper.keys = [
@@ -108,12 +131,13 @@ def setup_login(c, settings: Quanthub, *, sessions_secret: str) -> None:
         ]
     auth.auth_refresh_age = settings.session_check_interval
     auth.refresh_user_hook = make_refresh_user_hook(
-        sessions_url=f"{_service_base(settings)}/sessions",
-        sessions_secret=sessions_secret,
-        site_check_age=settings.auth_refresh_age,
+        service=service, site_check_age=settings.auth_refresh_age
     )
     auth.post_auth_hook = remember_login
-    c.JupyterHub.logout_redirect_url = f"{site}/accounts/logout/"
+    # After the hub's own logout (JupyterLab's File > Log Out): the site's page that ends the
+    # site's login too, at the top of the tab. An option of oauthenticator's, not JupyterHub's
+    # (which ignores c.JupyterHub.logout_redirect_url).
+    auth.logout_redirect_url = f"{site}/accounts/logout/hub/"
 
 
 def setup_framing(c, settings: Quanthub) -> None:
@@ -127,6 +151,21 @@ def setup_framing(c, settings: Quanthub) -> None:
     _add_server_args(c, f"--ServerApp.tornado_settings={{'headers': {csp!r}}}")
 
 
+def setup_pages(c, settings: Quanthub) -> None:
+    """The hub's pages in the site's look, without JupyterHub's navigation bar (the site's bar,
+    above the frame, has the one Logout): quanthub's templates (``templates/``) extend
+    JupyterHub's. The wait for a server is its spawn-pending page, shown at once: JupyterHub's
+    default first holds the request up to 10 s, a blank frame."""
+    c.JupyterHub.template_paths = [str(TEMPLATES_DIR), *_list(c.JupyterHub.template_paths)]
+    c.JupyterHub.template_vars = {
+        **_dict(c.JupyterHub.template_vars),
+        "site_url": settings.site_url,
+    }
+    tornado_settings = _dict(c.JupyterHub.tornado_settings)
+    tornado_settings.setdefault("slow_spawn_timeout", 0)
+    c.JupyterHub.tornado_settings = tornado_settings
+
+
 def setup_servers(c, settings: Quanthub) -> None:
     """The single-user servers: JupyterLab without news or update checks (the site speaks for
     the platform), the prebuilt Share extension and quanthub's Jupyter config on their paths,
@@ -136,6 +175,9 @@ def setup_servers(c, settings: Quanthub) -> None:
     args += [
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        # How long a server trusts a browser's hub login before asking the hub again: a login
+        # the site ended stops working on the server within this (quanthub.sessions).
+        f"--HubOAuth.cache_max_age={settings.server_login_check_interval}",
     ]
     environment = _dict(c.Spawner.environment)
     # labconfig/page_config.json, and jupyter_server_config.d/quanthub.json, which enables the
@@ -157,24 +199,25 @@ def setup_servers(c, settings: Quanthub) -> None:
     c.Spawner.default_url = "/lab"
 
 
-def setup_spawn_credential(c, settings: Quanthub) -> None:
+def setup_spawn_credential(c, settings: Quanthub, *, service: SiteClient) -> None:
     """At every spawn: refuse an unisolated spawner (it may be set after ``configure``), then
-    get the user's server its notebook credential from the site (``quanthub.spawn``)."""
+    get the user's server its notebook credential from the site, through the discovery
+    service (``quanthub.spawn``)."""
     hook = make_pre_spawn_hook(
-        settings.site_url,
-        settings.client_id,
-        settings.client_secret,
+        site_url=settings.site_url,
+        service=service,
         credential_url=f"{_service_base(settings)}/server-token",
     )
     c.Spawner.pre_spawn_hook = refusing_unisolated_spawner(hook, **_isolation_opt_ins(settings))
 
 
-def setup_discovery_service(c, settings: Quanthub, *, sessions_secret: str) -> None:
+def setup_discovery_service(c, settings: Quanthub, *, service_secret: str) -> None:
     """A hub-managed service (``quanthub.discovery``) registers, heartbeats and stops for this
-    hub, stops the servers the site says must not run here, renews servers' credentials, and
-    shuts the hub down when the site refuses it."""
+    hub, stops the servers the site says must not run here, records the logins the site ended,
+    issues servers' credentials (at spawn, and renewals), and shuts the hub down when the site
+    refuses it."""
     environment = {
-        "QUANTHUB_SESSIONS_SECRET": sessions_secret,
+        SERVICE_SECRET_ENV: service_secret,
         "QUANTHUB_SITE_URL": settings.site_url,
         "QUANTHUB_HUB_URL": settings.hub_url,
         "QUANTHUB_CLIENT_ID": settings.client_id,

@@ -3,8 +3,9 @@
 It registers the hub with the site (``/api/discovery/start``), heartbeats every
 ``heartbeat_interval`` with the users whose servers are running (asked of the hub's own REST
 API), acts on the heartbeat's answer (README, "The heartbeat's answer": it stops the servers of
-the users in ``stop`` and ends their hub login), and calls ``/api/discovery/stop`` when the hub
-stops it (SIGTERM/SIGINT).
+the users in ``stop`` and ends their hub login; it ends the hub login of the users in
+``logout``, who logged out of the site, and leaves their servers running), and calls
+``/api/discovery/stop`` when the hub stops it (SIGTERM/SIGINT).
 
 Outages: a heartbeat that fails because the site is down (its 503), unreachable or answering
 5xx does not count against the hub; the hub keeps its users' servers, and when the site answers
@@ -18,8 +19,14 @@ It also serves, on the hub's internal network, what the hub's other parts need o
 - ``POST {prefix}server-token``: a user's server renews its notebook credential here, with its
   own JupyterHub token; the answer is a new site token for that server's user only (the site
   issues it only while the user is active and assigned to this hub).
-- ``GET {prefix}sessions/{name}``: when this hub last ended the user's login (``stop``), for
-  the authenticator's refresh hook (``quanthub.config``).
+- ``POST {prefix}users/{name}/server-token``: the hub process's pre-spawn hook gets the
+  credential of the server it is about to start, through this service's always-warm site
+  credential and connection (``quanthub.spawn``).
+- ``GET {prefix}sessions/{name}``: when the site last ended the user's hub login (``stop`` or
+  ``logout``), for the authenticator's refresh hook (``quanthub.sessions``).
+
+The last two answer the hub process only: it calls them with the secret ``quanthub.configure``
+made for this hub start (``QUANTHUB_SERVICE_SECRET``).
 
 It authenticates to the site with the hub's own OAuth application: a client-credentials token
 with scope ``discovery``, renewed before it expires (quanthub's one site client).
@@ -36,6 +43,7 @@ import contextlib
 import hmac
 import json
 import logging
+import math
 import os
 import signal
 import time
@@ -50,14 +58,14 @@ from traitlets.config import Application
 
 from quanthub.client import HubCredential, SiteClient, SiteError
 from quanthub.logs import service_log_request
-from quanthub.settings import DISCOVERY_SERVICE, Quanthub
+from quanthub.settings import DISCOVERY_SERVICE, SERVICE_SECRET_ENV, Quanthub
 
 log = logging.getLogger("quanthub.discovery")
 
 # The heartbeat answer's contract version this hub understands (README).
 HEARTBEAT_VERSION = 1
-# How long this hub remembers ending a user's login (the authenticator re-checks well within).
-DROP_MEMORY_SECONDS = 24 * 3600
+# How long this hub remembers the end of a user's login (the authenticator re-checks well within).
+LOGIN_END_MEMORY_SECONDS = 24 * 3600
 # How long a shutdown waits for the hub to find this service up (JupyterHub's own wait for a
 # service is 10 s by default).
 HUB_START_WAIT = 30.0
@@ -147,7 +155,9 @@ class DiscoveryService(Application):
         # start, which JupyterHub answers by exiting with an error.
         self.seen_by_hub = asyncio.Event()
         self.state = "active"  # the hub's state in discovery, as the last answer said
-        self.dropped: dict[str, float] = {}  # username -> when this hub ended their login
+        # username -> when the site last ended their hub login (epoch seconds): a login on
+        # this hub before then must be made again (``quanthub.sessions``).
+        self.logins_ended: dict[str, float] = {}
 
     # -- talking to the site -----------------------------------------------------------------
 
@@ -176,9 +186,8 @@ class DiscoveryService(Application):
     async def users_stop(self, names: list[str]) -> None:
         """Stop these users' servers and end their hub login (the site says they must not run
         here: moved, disabled, deleted). Idempotent: a stopped server is skipped."""
-        now = time.time()
         for name in names:
-            self.dropped[name] = now
+            self.login_end(name, time.time())
             response = await self.hub.delete(
                 f"/users/{quote(name, safe='')}/server", timeout=self.stop_timeout
             )
@@ -186,9 +195,40 @@ class DiscoveryService(Application):
                 log.warning("stopped %s's server: the site says %s must not run here", name, name)
             elif response.status_code not in (400, 404):  # 400: not running, 404: no such user
                 log.error("could not stop %s's server: %s", name, response.text[:300])
-        horizon = now - DROP_MEMORY_SECONDS
-        for name in [n for n, at in self.dropped.items() if at < horizon]:
-            del self.dropped[name]
+
+    def users_logged_out(self, entries: list) -> None:
+        """End the hub login of the users who logged out of the site: ``entries`` are the
+        answer's ``logout``, ``{"user": name, "at": the site's logout time, epoch seconds}``.
+        Their servers keep running. Malformed entries are skipped; repeating an entry changes
+        nothing."""
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            name, at = entry.get("user"), entry.get("at")
+            if not isinstance(name, str) or not name:
+                continue
+            if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+                continue
+            # Never in this hub's future: a site clock running ahead would otherwise end the
+            # user's next logins here too, until this clock caught up.
+            self.login_end(name, min(float(at), time.time()))
+
+    def login_end(self, name: str, at: float) -> None:
+        """Record that ``name``'s hub login ended at ``at`` (the later of the known end and
+        ``at`` counts), and forget ends older than ``LOGIN_END_MEMORY_SECONDS``."""
+        self.logins_ended[name] = max(self.logins_ended.get(name, at), at)
+        horizon = time.time() - LOGIN_END_MEMORY_SECONDS
+        for old in [n for n, ended in self.logins_ended.items() if ended < horizon]:
+            del self.logins_ended[old]
+
+    async def server_token(self, name: str) -> dict:
+        """A notebook credential for ``name``'s server: ``{"token", "expires_at"}`` from the
+        site, which issues it only for an active user assigned to this hub. Raises
+        ``SiteError`` with the site's refusal or failure."""
+        issued = await self.site.call(
+            "POST", "/api/discovery/tokens", json={"user": name}, idempotent=True
+        )
+        return {"token": issued["token"], "expires_at": issued.get("expires_at")}
 
     async def shut_hub_down(self) -> None:
         log.error(
@@ -224,6 +264,9 @@ class DiscoveryService(Application):
         stop = [name for name in answer.get("stop") or [] if isinstance(name, str)]
         if stop:
             await self.users_stop(stop)
+        logout = answer.get("logout")
+        if isinstance(logout, list):
+            self.users_logged_out(logout)
 
     async def run(self) -> None:
         """Register, then heartbeat every ``heartbeat_interval`` until ``stopping`` is set.
@@ -289,6 +332,7 @@ class DiscoveryService(Application):
             [
                 (r"/", HubProbeHandler, {"service": self}),
                 (prefix + "server-token", ServerTokenHandler, {"service": self, "auth": auth}),
+                (prefix + r"users/([^/]+)/server-token", SpawnTokenHandler, {"service": self}),
                 (prefix + r"sessions/([^/]+)", SessionHandler, {"service": self}),
             ],
             log_function=service_log_request,
@@ -338,17 +382,36 @@ class HubProbeHandler(web.RequestHandler):
         self.write({"service": DISCOVERY_SERVICE})
 
 
-class ServerTokenHandler(web.RequestHandler):
+class CredentialHandler(web.RequestHandler):
+    """Answers with a user's notebook credential from the site, or relays the site's refusal
+    or failure (its status, ``detail`` and ``Retry-After``; 502 when no answer came)."""
+
+    def initialize(self, service: DiscoveryService, **kwargs) -> None:
+        self.service = service
+
+    def check_xsrf_cookie(self) -> None:
+        """Token-authenticated only: no cookies are read here."""
+
+    async def issue(self, name: str) -> None:
+        try:
+            issued = await self.service.server_token(name)
+        except SiteError as error:
+            self.set_status(error.status or 502)
+            if error.retry_after:
+                self.set_header("Retry-After", str(int(error.retry_after)))
+            self.finish({"detail": error.detail})
+            return
+        self.finish(issued)
+
+
+class ServerTokenHandler(CredentialHandler):
     """A user's server renews its notebook credential: ``POST`` with
     ``Authorization: token <the server's JUPYTERHUB_API_TOKEN>`` → ``{"token", "expires_at"}``
     for that token's own user, or the site's refusal (403: not assigned here, or disabled)."""
 
     def initialize(self, service: DiscoveryService, auth: HubAuth) -> None:
-        self.service = service
+        super().initialize(service)
         self.auth = auth
-
-    def check_xsrf_cookie(self) -> None:
-        """Token-authenticated only: no cookies are read here."""
 
     async def post(self) -> None:
         header = self.request.headers.get("Authorization", "")
@@ -360,33 +423,39 @@ class ServerTokenHandler(web.RequestHandler):
         # so one user's server can never obtain another user's credential.
         if not model or model.get("kind") != "user" or not model.get("name"):
             raise web.HTTPError(403, "Only a user's server may renew its credential.")
-        try:
-            issued = await self.service.site.call(
-                "POST", "/api/discovery/tokens", json={"user": model["name"]}, idempotent=True
-            )
-        except SiteError as error:
-            self.set_status(error.status or 502)
-            if error.retry_after:
-                self.set_header("Retry-After", str(int(error.retry_after)))
-            self.finish({"detail": error.detail})
-            return
-        self.finish({"token": issued["token"], "expires_at": issued.get("expires_at")})
+        await self.issue(model["name"])
+
+
+def check_hub_process(handler: web.RequestHandler) -> None:
+    """Raise 403 unless the caller is the hub process: ``Authorization: token <the secret>``
+    (``QUANTHUB_SERVICE_SECRET``, which the hub gives this service and no server)."""
+    secret = os.environ.get(SERVICE_SECRET_ENV, "")
+    given = handler.request.headers.get("Authorization", "").partition(" ")[2]
+    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+        raise web.HTTPError(403)
+
+
+class SpawnTokenHandler(CredentialHandler):
+    """``POST users/{name}/server-token`` → ``{"token", "expires_at"}``: the credential of the
+    server the hub is about to start for ``name`` (its pre-spawn hook), through this service's
+    site credential, which its heartbeats keep fresh. Only for the hub process."""
+
+    async def post(self, name: str) -> None:
+        check_hub_process(self)
+        await self.issue(name)
 
 
 class SessionHandler(web.RequestHandler):
-    """``GET sessions/{name}`` → ``{"dropped_at": epoch seconds or null}``: when this hub last
-    ended the user's login because the site said so. Only for the hub process (its refresh
-    hook), with the secret both got from ``quanthub.configure`` (``QUANTHUB_SESSIONS_SECRET``)."""
+    """``GET sessions/{name}`` → ``{"ended_at": epoch seconds or null}``: when the site last
+    ended the user's hub login (``stop``, ``logout``). Only for the hub process (its refresh
+    hook)."""
 
     def initialize(self, service: DiscoveryService) -> None:
         self.service = service
 
     def get(self, name: str) -> None:
-        secret = os.environ.get("QUANTHUB_SESSIONS_SECRET", "")
-        given = self.request.headers.get("Authorization", "").partition(" ")[2]
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
-            raise web.HTTPError(403)
-        self.finish(json.dumps({"dropped_at": self.service.dropped.get(name)}))
+        check_hub_process(self)
+        self.finish(json.dumps({"ended_at": self.service.logins_ended.get(name)}))
 
 
 def main(argv=None) -> None:

@@ -14,6 +14,9 @@ from traitlets.config import Configurable
 
 # The name the hub runs its discovery service under (its URL prefix, role and hub token).
 DISCOVERY_SERVICE = "quanthub-discovery"
+# The environment variable that gives the discovery service the secret the hub process calls it
+# with (a new one at every hub start, from ``quanthub.configure``; nothing else knows it).
+SERVICE_SECRET_ENV = "QUANTHUB_SERVICE_SECRET"  # noqa: S105 (a variable name, not a secret)
 
 
 def _origin(url: str) -> str:
@@ -79,6 +82,14 @@ class Quanthub(Configurable):
         config=True,
         help="Seconds between checks, on a user's hub requests, whether the discovery service "
         "ended their login (the site said they must not run here).",
+    )
+    server_login_check_interval = Integer(
+        60,
+        config=True,
+        help="Seconds a user's server trusts a browser's hub login before asking the hub again "
+        "(the servers' HubOAuth.cache_max_age; JupyterHub's default is 300) "
+        "(QUANTHUB_SERVER_LOGIN_CHECK_INTERVAL). A login the site ended (logout, stop) stops "
+        "working on the server within about twice this, once a request reaches it.",
     )
     allow_root = Bool(
         False,
@@ -147,6 +158,10 @@ class Quanthub(Configurable):
     @default("service_url")
     def _service_url_default(self):
         return _env("QUANTHUB_SERVICE_URL") or f"http://127.0.0.1:{_free_port()}"
+
+    @default("server_login_check_interval")
+    def _server_login_check_interval_default(self):
+        return int(_env("QUANTHUB_SERVER_LOGIN_CHECK_INTERVAL", "60"))
 
     @default("allow_root")
     def _allow_root_default(self):

@@ -7,6 +7,16 @@ holds a site token.
 → the site's answer (``201 {"id", "version", "url"}``), or its error with its status (503 when
 this server has no site to share with).
 
+Two more things JupyterLab needs from this server, set when the extension loads:
+
+- the page config option ``quanthubSiteOrigin``, the origin (``scheme://host[:port]``) of the
+  site URL: the lab extension talks by message with the site page framing it, and only with
+  that origin (no site URL, no option: the lab talks to no one);
+- long caching of the prebuilt lab extensions' files. jupyterlab_server marks their
+  ``static`` directories immutable (their names are hashed) by URL prefixes that lack the
+  server's base URL, so behind JupyterHub (``/user/<name>/``) none of them matched and each
+  page load revalidated every file; the same prefixes with the base URL are added.
+
 ``ShareApp`` is an ``ExtensionApp``, as JupyterHub's own single-user extension is: its settings
 are traits (``c.ShareApp.*``, defaults from the environment the hub's spawn hook sets), read
 once when the server loads the extension. The package's ``jupyter_server_config.d/quanthub.json``
@@ -15,10 +25,16 @@ enables it (``ServerApp.jpserver_extensions``).
 
 import json
 import os
+from glob import escape as glob_escape
+from glob import glob
+from os.path import relpath
+from urllib.parse import urlsplit
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from jupyterlab_server import LabServerApp
 from tornado import web
 from traitlets import Float, Instance, Unicode, default
 
@@ -26,6 +42,24 @@ from quanthub.client import Credential, ServerCredential, SiteClient, SiteError
 from quanthub.contents import QuantsiteContentsManager
 
 FIELDS = ("path", "title", "description", "tags", "showcase_cell")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def site_origin(site_url: str) -> str:
+    """The origin of ``site_url`` as a browser writes it (``event.origin``): lowercase scheme
+    and host, the port only when it is not the scheme's default, no user, path or query.
+    ``""`` for anything but an absolute http(s) URL with a host."""
+    parts = urlsplit(site_url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number
+        return ""
+    if scheme not in DEFAULT_PORTS or not host:
+        return ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[scheme] else "")
 
 
 class ShareHandler(ExtensionHandlerMixin, APIHandler):
@@ -69,8 +103,9 @@ class ShareApp(ExtensionApp):
 
     site_url = Unicode(
         config=True,
-        help="The site's base URL (QUANTHUB_SITE_URL, set by the hub at spawn). Unset: every "
-        "share is answered 503, this server has no site to share with.",
+        help="The site's base URL (QUANTHUB_SITE_URL, set by the hub at spawn); its origin is "
+        "the one JupyterLab talks to by message. Unset: every share is answered 503, this "
+        "server has no site to share with, and the lab talks to no page.",
     )
     request_timeout = Float(
         60.0,
@@ -87,9 +122,35 @@ class ShareApp(ExtensionApp):
     def initialize_settings(self) -> None:
         site_url = self.site_url.strip().rstrip("/")
         self.site = SiteClient(site_url, self._credential()) if site_url else None
+        # self.settings starts as a copy of the web application's settings and is merged back
+        # into them (ExtensionApp._prepare_settings), as JupyterLab's own are: whichever of
+        # the two loads first, both see and keep what the other set.
+        origin = site_origin(site_url)
+        if origin:
+            self.settings.setdefault("page_config_data", {})["quanthubSiteOrigin"] = origin
+        immutable = set(self.settings.get("static_immutable_cache", []))
+        self.settings["static_immutable_cache"] = sorted(
+            immutable | self._labextension_static_urls()
+        )
 
     def initialize_handlers(self) -> None:
         self.handlers.append(("/quanthub/share", ShareHandler))
+
+    def _labextension_static_urls(self) -> set[str]:
+        """The URL prefixes, with this server's base URL, of every prebuilt lab extension's
+        ``static`` directory, for each JupyterLab-based application of this server: the
+        prefixes jupyterlab_server marks immutable, as its handlers serve them."""
+        base_url = self.serverapp.base_url
+        urls = set()
+        for apps in self.serverapp.extension_manager.extension_apps.values():
+            for app in apps:
+                if not isinstance(app, LabServerApp):
+                    continue
+                for root in app.extra_labextensions_path + app.labextensions_path:
+                    for static in glob(f"{glob_escape(root)}/**/static", recursive=True):
+                        path = relpath(static, root).replace(os.sep, "/")
+                        urls.add(url_path_join(base_url, app.labextensions_url, path) + "/")
+        return urls
 
     def _credential(self) -> Credential:
         """The server's one credential: its QuantsiteContentsManager's, so a renewal by either

@@ -1,13 +1,16 @@
 /**
- * quanthub-share: a Share button on each cell and on each notebook (and a "Share notebook"
- * command).
+ * quanthub-share: Quantsite's JupyterLab extension. Its plugins: Share (here), the messages
+ * with the site page that frames the lab (site.ts), and the Launcher without start-up wait
+ * (launcher.ts).
+ *
+ * Share: a Share button on each cell and on each notebook (and a "Share notebook" command).
  *
  * Share asks for a title, a description and tags, marks the active cell (for the cell
  * toolbar's button: the cell it is on) as the showcase cell in the notebook's metadata, saves
  * the notebook, and posts the share to this server's `quanthub/share` handler, which forwards
  * it to the site with the server's own credential. The site answers with the post's URL; since
  * JupyterLab runs inside the site's /research frame, the parent page is asked (postMessage) to
- * go there.
+ * go there (the messages between the lab and the site are in site.ts).
  *
  * The per-cell button is an item of JupyterLab's cell toolbar, declared in schema/plugin.json
  * (`jupyter.lab.toolbars` → `Cell`); that toolbar is shown on the active cell only, so the
@@ -22,6 +25,9 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ServerConnection } from '@jupyterlab/services';
 import { shareIcon } from '@jupyterlab/ui-components';
+
+import { launcherPlugin } from './launcher';
+import { postToSite, sitePlugin } from './site';
 
 const SHARE_NOTEBOOK = 'quanthub:share-notebook';
 const SHARE_CELL = 'quanthub:share-cell';
@@ -127,10 +133,9 @@ async function share(panel: NotebookPanel, cell: Cell | null): Promise<void> {
     await showErrorMessage('Share failed', errorText(body, response.statusText));
     return;
   }
-  if (window.parent !== window) {
-    // The site checks that this message comes from a registered hub.
-    window.parent.postMessage({ type: 'quanthub:shared', url: body.url }, '*');
-  } else {
+  // Framed by the site, the site shows the post (it checks that the message comes from the
+  // user's hub); anywhere else, a dialog says where it is.
+  if (!postToSite({ type: 'quanthub:shared', url: body.url })) {
     await new Dialog({
       title: 'Shared',
       body: `Version ${body.version} is on the community: ${body.url}`,
@@ -139,7 +144,7 @@ async function share(panel: NotebookPanel, cell: Cell | null): Promise<void> {
   }
 }
 
-const plugin: JupyterFrontEndPlugin<void> = {
+const sharePlugin: JupyterFrontEndPlugin<void> = {
   // The id names schema/plugin.json, whose cell toolbar item runs SHARE_CELL.
   id: 'quanthub-share:plugin',
   description: 'Share a notebook to the Quantsite community.',
@@ -177,4 +182,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [sharePlugin, sitePlugin, launcherPlugin];

@@ -155,6 +155,14 @@ class MockSpawner(Spawner):
         return None
 
 
+def served(app: web.Application) -> Loopback:
+    """``app`` (e.g. a discovery service's ``web_app()``) on a free port of 127.0.0.1, started."""
+    loopback = Loopback([])
+    loopback.app = app
+    loopback.start()
+    return loopback
+
+
 def discovery_service(
     site_url: str,
     hub_url: str,

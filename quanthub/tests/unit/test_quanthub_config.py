@@ -7,7 +7,7 @@ import pytest
 from quanthub_stubs import MockSpawner
 from traitlets.config import Config
 
-from quanthub.config import JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR, configure
+from quanthub.config import JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR, TEMPLATES_DIR, configure
 from quanthub.logs import hub_log_request
 
 SITE = "http://127.0.0.1:8000"
@@ -33,6 +33,7 @@ def no_quanthub_environment(monkeypatch):
         "QUANTHUB_READONLY_DIR",
         "QUANTHUB_READONLY_MOUNT",
         "QUANTHUB_CONTENTS_COMPRESS_MIN_BYTES",
+        "QUANTHUB_SERVER_LOGIN_CHECK_INTERVAL",
         "JUPYTERHUB_CRYPT_KEY",
     ]:
         monkeypatch.delenv(name, raising=False)
@@ -57,13 +58,19 @@ def test_login_goes_through_the_sites_openid_provider():
     assert auth.username_claim == "preferred_username"
     assert (auth.enable_pkce, auth.auto_login, auth.allow_all) == (True, True, True)
     assert (auth.enable_auth_state, auth.auth_refresh_age) == (True, 1)
+    # No userinfo call at spawn: the site checks the user when it issues the server's token.
+    assert auth.refresh_pre_spawn is False
 
 
 def test_the_hub_logs_in_with_generic_oauth_and_logs_out_on_the_site():
     c = configured()
 
     assert c.JupyterHub.authenticator_class == "generic-oauth"
-    assert c.JupyterHub.logout_redirect_url == "http://127.0.0.1:8000/accounts/logout/"
+    # oauthenticator's option; JupyterHub ignores one of its own name.
+    assert c.GenericOAuthenticator.logout_redirect_url == (
+        "http://127.0.0.1:8000/accounts/logout/hub/"
+    )
+    assert "logout_redirect_url" not in c.JupyterHub
     # Without JUPYTERHUB_CRYPT_KEY, auth state is encrypted with a key from the hub's secret.
     assert c.CryptKeeper["keys"] == [hashlib.sha256(b"quanthub auth state hub-secret").digest()]
 
@@ -84,6 +91,7 @@ def test_servers_run_jupyterlab_and_store_notebooks_on_the_site():
     assert c.Spawner.args[1:] == [
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--HubOAuth.cache_max_age=60",
         "--ServerApp.contents_manager_class=quanthub.contents.QuantsiteContentsManager",
     ]
     assert c.Spawner.default_url == "/lab"
@@ -91,6 +99,34 @@ def test_servers_run_jupyterlab_and_store_notebooks_on_the_site():
         "JUPYTER_CONFIG_PATH": str(JUPYTER_CONFIG_DIR),
         "JUPYTER_PATH": str(JUPYTER_DATA_DIR),
     }
+
+
+def test_servers_ask_the_hub_about_a_browsers_login_as_often_as_set(monkeypatch):
+    monkeypatch.setenv("QUANTHUB_SERVER_LOGIN_CHECK_INTERVAL", "5")
+
+    assert "--HubOAuth.cache_max_age=5" in configured().Spawner.args
+    assert "--HubOAuth.cache_max_age=30" in configured(server_login_check_interval=30).Spawner.args
+
+
+def test_the_hubs_pages_are_quanthubs_templates_shown_at_once():
+    c = Config()
+    c.JupyterHub.spawner_class = MockSpawner
+    c.JupyterHub.template_paths = ["/srv/hub-templates"]
+    c.JupyterHub.template_vars = {"announcement": "Maintenance at noon"}
+    configure(c, **VALUES)
+
+    assert c.JupyterHub.template_paths == [str(TEMPLATES_DIR), "/srv/hub-templates"]
+    assert c.JupyterHub.template_vars == {
+        "announcement": "Maintenance at noon",
+        "site_url": "http://127.0.0.1:8000",
+    }
+    # The spawn-pending page at once, not a request held up to 10 s first.
+    assert c.JupyterHub.tornado_settings["slow_spawn_timeout"] == 0
+    assert sorted(path.name for path in TEMPLATES_DIR.iterdir()) == [
+        "page.html",
+        "quanthub-site.css",
+        "spawn_pending.html",
+    ]
 
 
 def test_allow_root_and_a_readonly_dir_reach_the_servers(monkeypatch):
@@ -128,7 +164,7 @@ def test_the_discovery_service_runs_with_the_hub_and_its_own_role():
     assert service["name"] == "quanthub-discovery"
     assert service["command"] == [sys.executable, "-m", "quanthub.discovery"]
     assert service["url"] == SERVICE
-    assert {k: v for k, v in service["environment"].items() if k != "QUANTHUB_SESSIONS_SECRET"} == {
+    assert {k: v for k, v in service["environment"].items() if k != "QUANTHUB_SERVICE_SECRET"} == {
         "QUANTHUB_SITE_URL": SITE,
         "QUANTHUB_HUB_URL": HUB,
         "QUANTHUB_CLIENT_ID": "hub-client",
@@ -136,6 +172,12 @@ def test_the_discovery_service_runs_with_the_hub_and_its_own_role():
         "QUANTHUB_CAPACITY": "40",
         "QUANTHUB_MAX_HEARTBEAT_FAILURES": "5",
     }
+    # The hub process's secret with its service: new at every hub start.
+    assert len(service["environment"]["QUANTHUB_SERVICE_SECRET"]) == 43
+    assert (
+        service["environment"]["QUANTHUB_SERVICE_SECRET"]
+        != (configured().JupyterHub.services[0]["environment"]["QUANTHUB_SERVICE_SECRET"])
+    )
     assert (role["name"], role["services"]) == ("quanthub-discovery", ["quanthub-discovery"])
     assert role["scopes"] == ["list:users", "read:servers", "delete:servers", "shutdown"]
 

@@ -47,7 +47,7 @@ async def test_the_answer_stop_list_stops_servers_and_unknown_fields_are_ignored
 
     assert site.heartbeats == [{"version": 1, "running": ["ada", "bob"]}]
     assert hub.calls[-1] == "DELETE /hub/api/users/bob/server"
-    assert set(service.dropped) == {"bob"}
+    assert set(service.logins_ended) == {"bob"}
 
 
 async def test_a_server_slower_to_stop_than_a_site_call_is_waited_for(site, hub):
@@ -58,7 +58,7 @@ async def test_a_server_slower_to_stop_than_a_site_call_is_waited_for(site, hub)
     await service.heartbeat()
 
     assert hub.calls[-1] == "DELETE /hub/api/users/bob/server"
-    assert set(service.dropped) == {"bob"}
+    assert set(service.logins_ended) == {"bob"}
 
 
 async def test_an_answer_without_state_or_stop_changes_nothing(service, site, hub):

@@ -67,7 +67,7 @@ async def test_the_discovery_services_reads_of_the_hub_api_are_debug_level(hub_a
 async def test_the_services_session_checks_are_debug_level_and_refusals_warnings(
     monkeypatch, caplog
 ):
-    monkeypatch.setenv("QUANTHUB_SESSIONS_SECRET", "shared")
+    monkeypatch.setenv("QUANTHUB_SERVICE_SECRET", "shared")
     service = discovery_service("http://127.0.0.1:9", "http://127.0.0.1:9", max_failures=3)
     stub = Loopback([])
     stub.app = service.web_app()
@@ -81,7 +81,7 @@ async def test_the_services_session_checks_are_debug_level_and_refusals_warnings
     finally:
         stub.stop()
 
-    assert (answered.json(), refused.status_code) == ({"dropped_at": None}, 403)
+    assert (answered.json(), refused.status_code) == ({"ended_at": None}, 403)
     assert access_levels(caplog) == [
         ("DEBUG", "200 GET /services/quanthub-discovery/sessions/ada"),
         ("WARNING", "403 GET /services/quanthub-discovery/sessions/ada"),
