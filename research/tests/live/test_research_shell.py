@@ -60,7 +60,8 @@ def test_jupyterlab_lives_across_the_sites_pages(browser, hub, person, site_url,
 
     page.click("nav.nav >> text=Community")
     page.wait_for_url(f"{site_url}/community")
-    assert not shell_shown(page)
+    # The address changes as htmx swaps the page; the shell is parked as the swap settles.
+    wait_until(lambda: not shell_shown(page), timeout=5, what="the research frame parked")
     assert page.locator("h1").first.is_visible()
     page.click("nav.nav >> text=Research")
     page.wait_for_url(f"{site_url}/research")
