@@ -45,8 +45,11 @@ run: migrate node_modules/.installed
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -m "not live and not browser" --reuse-db -n auto $(PYTEST_ARGS)
 
+# Everything: the fast suite spread over the cores, then the live hubs and the browsers one at a
+# time (their hubs take fixed ports), then jupyter_server's own contents tests.
 test: $(VENV)/.installed node_modules/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not live and not browser" -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "live or browser" $(PYTEST_ARGS)
 	# jupyter_server's own contents tests against quanthub's ContentsManager (own session)
 	$(BIN)/python -m pytest -c quanthub/tests/upstream/pytest.ini \
 		--confcutdir=quanthub/tests/upstream quanthub/tests/upstream

@@ -27,6 +27,7 @@ import os
 import pwd
 import re
 import subprocess
+import sys
 from importlib import import_module
 from importlib.metadata import entry_points
 
@@ -175,7 +176,23 @@ DEFAULT_INACCESSIBLE_PATHS = (
 # Linux constants for the server's own mount namespace (see IsolatedSpawner.make_preexec_fn).
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_REC, _MS_PRIVATE = 0x4000, 1 << 18
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 0x4000, 1 << 18
+_O_PATH = getattr(os, "O_PATH", 0o10000000)
+TMP = "/tmp"  # noqa: S108 (each server's is private: a tmpfs of its own)
+
+
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def server_software(tmp: str = TMP) -> list[str]:
+    """The directories of the software a server runs (the hub's Python environment, where
+    ``jupyterhub-singleuser`` and JupyterLab are installed, and quanthub's own package with its
+    Jupyter config) that lie under ``tmp``: a private ``/tmp`` would hide them, so they are
+    bound back into it, read-only."""
+    package = os.path.dirname(os.path.realpath(__file__))
+    paths = {os.path.realpath(sys.prefix), os.path.realpath(sys.exec_prefix), package}
+    return _outermost(p for p in paths if _under(p, tmp) and os.path.isdir(p))
 
 
 def _outermost(paths) -> list[str]:
@@ -183,7 +200,7 @@ def _outermost(paths) -> list[str]:
     cannot be mounted over once its parent is)."""
     kept: list[str] = []
     for path in sorted(set(paths)):
-        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+        if not any(_under(path, k) for k in kept):
             kept.append(path)
     return kept
 
@@ -202,7 +219,9 @@ class IsolatedSpawner(LocalProcessSpawner):
 
     Each server also gets a mount namespace of its own, in which ``inaccessible_paths`` (the
     database's and Redis's Unix sockets, which a firewall does not see) are empty and
-    unreadable and ``/tmp`` is private. Needs root (the hub runs as root).
+    unreadable and ``/tmp`` is private (the server's own software, when installed under
+    ``/tmp``, stays visible in it, read-only: :func:`server_software`). Needs root (the hub
+    runs as root).
 
     The environment: LocalProcessSpawner passes only ``env_keep`` (PATH, LANG, ...) of the
     hub's own environment, plus ``Spawner.environment`` and the server's own tokens; the hub's
@@ -359,13 +378,30 @@ class IsolatedSpawner(LocalProcessSpawner):
             os.path.realpath(p) for p in self.inaccessible_paths if os.path.isdir(p)
         )
         private_tmp = self.private_tmp
+        kept = server_software() if private_tmp else []
         tmp_options = f"mode=1777,size={self.private_tmp_size}".encode()
         libc = ctypes.CDLL(None, use_errno=True)
         libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
 
-        def mount(source: bytes, target: bytes, kind: bytes | None, flags: int, data) -> None:
+        def mount(source: bytes | None, target: bytes, kind: bytes | None, flags: int, data):
             if libc.mount(source, target, kind, flags, data) != 0:
                 raise OSError(ctypes.get_errno(), f"mount {target.decode()}")
+
+        def keep_visible(path: str, handle: int) -> None:
+            """Bind the directory open as ``handle`` (from before /tmp was covered) at
+            ``path`` in the private /tmp, read-only; the directories leading to it are made
+            traversable by the server's account."""
+            parts = path.strip("/").split("/")
+            for depth in range(2, len(parts) + 1):
+                step = "/" + "/".join(parts[:depth])
+                if not os.path.isdir(step):
+                    os.mkdir(step)
+                    os.chmod(step, 0o755)  # noqa: S103 (empty directories on the way)
+            target = path.encode()
+            mount(f"/proc/self/fd/{handle}".encode(), target, None, _MS_BIND | _MS_REC, None)
+            flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+            mount(None, target, None, flags, None)
+            os.close(handle)
 
         def preexec():
             # After fork, before exec, still root. A failure here fails the spawn: a server
@@ -374,11 +410,16 @@ class IsolatedSpawner(LocalProcessSpawner):
                 raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
             # Mounts made below stay in this namespace, not the machine's.
             mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
-            for path in hidden:
-                flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
-                mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=4k,mode=000")
             if private_tmp:
-                mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, tmp_options)
+                handles = [os.open(path, _O_PATH | os.O_DIRECTORY) for path in kept]
+                mount(b"tmpfs", TMP.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, tmp_options)
+                for path, handle in zip(kept, handles, strict=True):
+                    keep_visible(path, handle)
+            # Hidden last, so that nothing bound back above uncovers them.
+            for path in hidden:
+                if os.path.isdir(path):
+                    flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+                    mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=4k,mode=000")
             become_account()
 
         return preexec

@@ -5,12 +5,15 @@ The live proof of the isolated recipe is research/tests/live/test_isolation.py.
 """
 
 import asyncio
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, Spawner
 from traitlets.config import Config
 
+import quanthub.isolation
 from hubs.isolated import fence
 from hubs.local import hub_environment
 from quanthub.config import configure
@@ -19,6 +22,7 @@ from quanthub.isolation import (
     MachineAccountsError,
     SharedIdentityError,
     account_name,
+    server_software,
     shares_os_identity,
     uses_machine_accounts,
 )
@@ -299,3 +303,17 @@ def test_the_fence_refuses_the_services_ports_and_hosts_to_the_servers_uids():
 def test_the_fence_never_names_system_accounts(uids):
     with pytest.raises(ValueError, match="1000 <= LOW <= HIGH"):
         fence.ruleset(uids=uids)
+
+
+def test_a_servers_software_under_tmp_stays_visible_in_its_private_tmp():
+    package = Path(quanthub.isolation.__file__).resolve().parent
+    environment = Path(sys.prefix).resolve()
+    # Installed under the directory a server sees privately: bound back, outermost only.
+    kept = server_software(tmp=str(package.parent))
+    assert kept == [str(package)]
+    kept = server_software(tmp="/")
+    assert str(package) in kept or any(str(package).startswith(k + "/") for k in kept)
+    assert str(environment) in kept or any(str(environment).startswith(k + "/") for k in kept)
+    assert all(not a.startswith(b + "/") for a in kept for b in kept)
+    # Installed elsewhere: nothing to bind.
+    assert server_software(tmp="/nonexistent-private-tmp") == []

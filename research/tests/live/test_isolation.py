@@ -293,6 +293,9 @@ def test_each_users_server_is_walled_off_from_the_others_and_from_the_sites_serv
 ):
     machine.let_servers_run_python()
     machine.accounts += ["qs-alice", "qs-bob"]
+    # The repository's var/ (the site's embedded state, which the isolated hub hides), as a
+    # checkout has it once the site has run there.
+    (ROOT / "var").mkdir(exist_ok=True)
     hub = start_hub(
         "hub-1",
         QUANTHUB_HUB_CONFIG=str(ISOLATED_CONFIG),
