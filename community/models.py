@@ -54,6 +54,9 @@ class SharedNotebookVersion(models.Model):
         max_length=16, choices=RenderState.choices, default=RenderState.PENDING
     )
     render_error = models.CharField(max_length=255, blank=True)
+    # The headings of its Markdown cells, made when it is rendered
+    # (``community.services.outline``); empty for a version rendered before outlines were.
+    outline = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,18 +14,29 @@ User HTML also cannot pass itself off as the site's or reach past the page:
   wears the site's own classes (a link styled as its button);
 - images load only from the site: ``data:`` URIs of raster types and same-site paths;
   anything else loses its ``src`` (no tracking beacons), and the forum's CSP says the same;
+  an SVG ``data:`` URI (base64) is kept only as ``svg_clean`` redraws it (parsed without
+  DTDs or entities, its allowed elements and attributes copied into a new document), whoever
+  wrote it, a Markdown author included;
+- MathML (what latex2mathml writes for a notebook's formulas) keeps its layout elements and
+  attributes only: no ``href``, no ``maction``, no ``mglyph``, nothing namespaced;
 - no attribute of the site's navigation library survives (htmx's ``hx-*``/``data-hx-*``, and
   Turbo's ``data-turbo*``): user markup cannot make the site's pages fetch, post or swap
   anything (``NAVIGATION_ATTRIBUTES``; the pages also wrap user markup in ``hx-disable``);
-- MathML and SVG, should they be allowed later, never keep ``annotation``/``annotation-xml``
-  or SVG animation elements, known sanitizer bypasses: they and their content are removed
-  (``NEVER``), and nh3 refuses to run if ``TAGS`` ever names one of them.
+- MathML and SVG never keep ``annotation``/``annotation-xml``, ``foreignObject`` or SVG
+  animation elements, known sanitizer bypasses: they and their content are removed
+  (``NEVER``), and nh3 refuses to run if ``TAGS`` ever names one of them. Inline SVG is not
+  allowed at all: SVG outputs are images (``<img src="data:image/svg+xml;base64,…">``).
 """
 
+import base64
+import binascii
 import re
+from xml.etree import ElementTree
 
 import markdown as markdown_lib
 import nh3
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as xml_fromstring
 
 # What rendered notebooks and posts may use: structure, tables, code, images, math markup.
 TAGS = {
@@ -83,6 +94,77 @@ TAGS = {
     "ul",
     "var",
 }
+# The MathML that latex2mathml writes (community.services.rendering converts a notebook's
+# formulas with it): presentation elements only. Not ``maction`` (it switches what shows on a
+# click), ``mglyph`` (an image by URL), ``semantics`` (it exists to carry annotations).
+MATH_TAGS = {
+    "math",
+    "menclose",
+    "merror",
+    "mfrac",
+    "mi",
+    "mmultiscripts",
+    "mn",
+    "mo",
+    "mover",
+    "mpadded",
+    "mphantom",
+    "mprescripts",
+    "mroot",
+    "mrow",
+    "ms",
+    "mspace",
+    "msqrt",
+    "mstyle",
+    "msub",
+    "msubsup",
+    "msup",
+    "mtable",
+    "mtd",
+    "mtext",
+    "mtr",
+    "munder",
+    "munderover",
+}
+# Layout and spacing only: no href, no src, nothing that names a URL.
+MATH_ATTRIBUTES = {
+    "accent",
+    "accentunder",
+    "align",
+    "columnalign",
+    "columnlines",
+    "columnspacing",
+    "columnspan",
+    "depth",
+    "displaystyle",
+    "fence",
+    "form",
+    "frame",
+    "framespacing",
+    "height",
+    "largeop",
+    "linethickness",
+    "lspace",
+    "mathcolor",
+    "mathsize",
+    "mathvariant",
+    "maxsize",
+    "minsize",
+    "movablelimits",
+    "notation",
+    "rowalign",
+    "rowlines",
+    "rowspacing",
+    "rowspan",
+    "rspace",
+    "scriptlevel",
+    "separator",
+    "stretchy",
+    "symmetric",
+    "voffset",
+    "width",
+}
+TAGS |= MATH_TAGS
 ATTRIBUTES = {
     "*": {"class", "id", "title", "lang", "dir"},
     "a": {"href"},
@@ -90,6 +172,8 @@ ATTRIBUTES = {
     "td": {"colspan", "rowspan", "align"},
     "th": {"colspan", "rowspan", "align", "scope"},
     "ol": {"start"},
+    "math": {"display", *MATH_ATTRIBUTES},
+    **{tag: MATH_ATTRIBUTES for tag in MATH_TAGS - {"math"}},
 }
 # Attributes the site's soft navigation (htmx) or a library like it would act on: never kept,
 # whatever ATTRIBUTES says (checked below, and by _filter at every attribute).
@@ -112,8 +196,13 @@ NEVER = {
     "animatetransform",
     "animateTransform",
     "discard",
+    "foreignobject",
+    "foreignObject",
     "set",
 }
+# nh3 refuses ``TAGS`` that overlap ``clean_content_tags``; this names the file's own promise.
+if TAGS & NEVER or any(name.lower() in {"svg", "maction", "mglyph"} for name in TAGS):
+    raise ImportError("community.sanitize: TAGS must not allow NEVER's elements or inline SVG")
 
 ID_PREFIX = "user-content-"
 # The classes nbconvert's classic template (``basic``) writes around cells and outputs.
@@ -156,6 +245,7 @@ CLASSIC_CLASSES = {
 # and Markdown fences of posts (language-).
 CLASS_FAMILIES = re.compile(r"(?:jp|lm|hl|ansi|language)-[A-Za-z0-9_-]{1,64}")
 RASTER_DATA = ("data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp")
+SVG_DATA = "data:image/svg+xml"
 
 
 def renderer_class(name: str) -> bool:
@@ -164,12 +254,23 @@ def renderer_class(name: str) -> bool:
 
 
 def site_image(src: str) -> bool:
-    """An image source that loads nothing from off the site: a raster ``data:`` URI, or a
-    path on this site (``/…``, never ``//host`` or ``/\\host``, which browsers send off-site)."""
+    """An image source that loads nothing from off the site: a raster ``data:`` URI, an SVG
+    one that ``svg_clean`` has drawn (it is its own output again), or a path on this site
+    (``/…``, never ``//host`` or ``/\\host``, which browsers send off-site)."""
     lowered = src.strip().lower()
     if lowered.startswith(RASTER_DATA):
         return True
+    if lowered.startswith(SVG_DATA):
+        return svg_data_uri_clean(src.strip()) == src.strip()
     return lowered.startswith("/") and not lowered.startswith(("//", "/\\"))
+
+
+def _image_source(src: str) -> str | None:
+    """What an ``img`` keeps of its ``src``: an SVG ``data:`` URI redrawn by
+    ``svg_clean`` (None if it is not a sound SVG), any other site image as it is."""
+    if src.strip().lower().startswith(SVG_DATA):
+        return svg_data_uri_clean(src.strip())
+    return src if site_image(src) else None
 
 
 def _prefixed(value: str) -> str:
@@ -185,7 +286,7 @@ def _filter(element: str, attribute: str, value: str) -> str | None:
     if attribute == "id":
         return _prefixed(value) if value else None
     if element == "img" and attribute == "src":
-        return value if site_image(value) else None
+        return _image_source(value)
     if attribute == "href":
         if value.startswith("#") and len(value) > 1:  # an in-page link follows its id
             return "#" + _prefixed(value[1:])
@@ -193,6 +294,129 @@ def _filter(element: str, attribute: str, value: str) -> str | None:
         if value.strip().lower().startswith("data:"):
             return None
     return value
+
+
+# SVG outputs (matplotlib, plotly's static export, any image/svg+xml) are shown as images of a
+# redrawn document: an <img> runs no script and loads nothing, and the redrawing keeps only
+# these elements (no script, foreignObject, animation, a, iframe, …) whatever the browser does.
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+SVG_ELEMENTS = {
+    "circle",
+    "clipPath",
+    "defs",
+    "desc",
+    "ellipse",
+    "feBlend",
+    "feColorMatrix",
+    "feComposite",
+    "feFlood",
+    "feGaussianBlur",
+    "feMerge",
+    "feMergeNode",
+    "feOffset",
+    "filter",
+    "g",
+    "image",
+    "line",
+    "linearGradient",
+    "marker",
+    "mask",
+    "path",
+    "pattern",
+    "polygon",
+    "polyline",
+    "radialGradient",
+    "rect",
+    "stop",
+    "style",
+    "svg",
+    "symbol",
+    "text",
+    "textPath",
+    "title",
+    "tspan",
+    "use",
+}
+# (SVG's <style> is kept, its CSS checked by CSS_OUTSIDE: the image cannot load anything.)
+if {name.lower() for name in SVG_ELEMENTS} & ({"a", "script", "iframe"} | NEVER) - {"style"}:
+    raise ImportError("community.sanitize: SVG_ELEMENTS must not allow script, links, NEVER")
+SVG_DATA_BASE64 = "data:image/svg+xml;base64,"
+SVG_MAX_BYTES = 8_000_000
+SVG_MAX_DEPTH = 100
+SVG_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+# CSS in an SVG may point only inside the document (``url(#clip1)``): no @import, no escapes.
+CSS_OUTSIDE = re.compile(r"@import|expression|\\|url\(\s*(?![\s'\"]*#)", re.IGNORECASE)
+
+
+def _svg_href(element: str, value: str) -> str | None:
+    value = value.strip()
+    if value.startswith("#"):
+        return value
+    if element == "image" and value.lower().startswith(RASTER_DATA):
+        return value
+    return None
+
+
+def _svg_copy(source, depth: int):
+    """A new element holding what ``source`` may keep, or None if it is dropped whole."""
+    namespace, _, name = source.tag.rpartition("}") if isinstance(source.tag, str) else ("", "", "")
+    if namespace not in ("", "{" + SVG_NS) or name not in SVG_ELEMENTS or depth > SVG_MAX_DEPTH:
+        return None
+    copy = ElementTree.Element(name)
+    for attribute, value in source.attrib.items():
+        if attribute == XLINK_HREF or attribute == "href":
+            kept = _svg_href(name, value)
+            if kept is not None:
+                copy.set("href", kept)
+            continue
+        lowered = attribute.lower()
+        if not SVG_ATTRIBUTE.fullmatch(attribute) or lowered.startswith("on") or ":" in attribute:
+            continue
+        if CSS_OUTSIDE.search(value):
+            continue
+        copy.set(attribute, value)
+    if source.text and (name != "style" or not CSS_OUTSIDE.search(source.text)):
+        copy.text = source.text
+    for child in source:
+        kept = _svg_copy(child, depth + 1)
+        if kept is not None:
+            kept.tail = child.tail
+            copy.append(kept)
+    return copy
+
+
+def svg_clean(svg: str | bytes) -> bytes | None:
+    """An SVG document redrawn with only what ``SVG_ELEMENTS`` and safe attributes allow; None
+    if it is not a sound SVG (not XML, a DTD or entities, not an ``<svg>``, too large)."""
+    raw = svg.encode() if isinstance(svg, str) else svg
+    if len(raw) > SVG_MAX_BYTES:
+        return None
+    try:
+        root = xml_fromstring(raw, forbid_dtd=True)
+    except (ElementTree.ParseError, DefusedXmlException, ValueError):
+        return None
+    if root.tag not in ("svg", "{" + SVG_NS + "}svg"):
+        return None
+    try:
+        drawn = _svg_copy(root, 0)
+    except RecursionError:
+        return None
+    drawn.set("xmlns", SVG_NS)
+    return ElementTree.tostring(drawn, encoding="unicode").encode()
+
+
+def svg_data_uri_clean(uri: str) -> str | None:
+    """A base64 SVG ``data:`` URI of the document ``svg_clean`` redraws from it (its own
+    output comes back unchanged); None for any other form or an unsound SVG."""
+    if not uri.lower().startswith(SVG_DATA_BASE64):
+        return None
+    try:
+        raw = base64.b64decode(uri[len(SVG_DATA_BASE64) :], validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    drawn = svg_clean(raw)
+    return None if drawn is None else SVG_DATA_BASE64 + base64.b64encode(drawn).decode()
 
 
 def clean_html(html: str) -> str:

@@ -125,6 +125,11 @@ class TopicNotebook:
     version: SharedNotebookVersion  # the one asked for, else the newest
     origin: SharedNotebookVersion | None  # the version it was cloned from, if visible
     derived: list[Topic]  # up to 20 visible topics of notebooks cloned from this one
+    # The headings of ``version`` (community.services.outline); empty until it is rendered.
+    outline: list[dict]
+    # The versions "What changed" compares: the one before ``version`` and it (the first and
+    # the second when it is the first); None for a notebook of one version.
+    changes: tuple[int, int] | None
 
 
 def topic_notebook(*, viewer: Viewer, topic: Topic, number: str | None) -> TopicNotebook | None:
@@ -133,8 +138,15 @@ def topic_notebook(*, viewer: Viewer, topic: Topic, number: str | None) -> Topic
     if not topic.shared_notebook_id:
         return None
     shared = topic.shared_notebook
-    versions = list(shared.versions.defer("preview_html").order_by("number"))
+    versions = list(shared.versions.defer("preview_html", "outline").order_by("number"))
     version = next((v for v in versions if str(v.number) == number), versions[-1])
+    # Only the shown version's outline is read (up to 200 headings; a notebook may have
+    # many versions).
+    outline = version.outline if version.render_state == Ready else []
+    changes = None
+    if len(versions) > 1:
+        at = max(versions.index(version), 1)
+        changes = (versions[at - 1].number, versions[at].number)
     origin = (
         SharedNotebookVersion.objects.select_related("shared__topic", "shared__author")
         .filter(_topic_visible_q(viewer=viewer, through="shared__topic__"))
@@ -146,7 +158,7 @@ def topic_notebook(*, viewer: Viewer, topic: Topic, number: str | None) -> Topic
         .filter(shared_notebook__cloned_from__shared=shared)
         .select_related("author")
     )
-    return TopicNotebook(versions, version, origin, list(derived[:20]))
+    return TopicNotebook(versions, version, origin, list(derived[:20]), outline, changes)
 
 
 def topic_liked(*, topic: Topic, user: Viewer) -> bool:

@@ -40,6 +40,7 @@ urlpatterns = [
     path("community/topics/<forum_id:topic_id>/edit", views.topic_edit, name="topic-edit"),
     path("community/topics/<forum_id:topic_id>/replies", views.reply, name="topic-reply"),
     path("community/topics/<forum_id:topic_id>/like", views.like, name="topic-like"),
+    path("community/topics/<forum_id:topic_id>/changes", views.topic_changes, name="topic-changes"),
     path("community/topics/<forum_id:topic_id>/delete", views.topic_delete, name="topic-delete"),
     path("community/replies/<forum_id:reply_id>/edit", views.reply_edit, name="reply-edit"),
     path("community/replies/<forum_id:reply_id>/delete", views.reply_delete, name="reply-delete"),

@@ -10,8 +10,9 @@ import re
 from functools import cache, wraps
 from urllib.parse import quote, urlencode
 
-from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from csp.decorators import csp
+from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,15 +27,20 @@ from community import selectors
 from community.forms import CloneForm, ReplyForm, TopicForm, TopicListForm
 from community.models import Reply, SharedNotebookVersion, Topic
 from community.services import forum
+from community.services.diff import NotebookUnreadable, notebook_versions_compare
 from community.services.sharing import shared_notebook_clone
 from community.storage import StorageUnavailable, StoredFileMissing, stored_bytes
 from quantsite.accounts.models import User
 
-# A rendered notebook is user content: a unique opaque origin (sandbox), no script, nothing
-# loaded from anywhere, and only the site's own pages may frame it.
+# A rendered notebook is user content: a unique opaque origin (sandbox; the frame's sandbox
+# attribute says the same), nothing loaded from anywhere, and only the site's own pages may
+# frame it. Its one script is the page's own, by this response's nonce: it tells the frame
+# around it its height (templates/community/rendered_notebook.html); user markup has no nonce,
+# and from an opaque origin a script reaches neither the site's cookies nor its pages.
 RENDER_CSP = {
-    "sandbox": [],
+    "sandbox": ["allow-scripts"],
     "default-src": [NONE],
+    "script-src": [NONCE],
     "img-src": [SELF, "data:"],
     "style-src": [UNSAFE_INLINE],
     "frame-ancestors": [SELF],
@@ -219,8 +225,64 @@ def topic_detail(request: HttpRequest, topic_id: int) -> HttpResponse:
             shared=topic.shared_notebook,
             origin=notebook.origin,
             derived=notebook.derived,
+            outline=notebook.outline,
+            changes=notebook.changes,
         )
     return render(request, "community/topic_detail.html", context)
+
+
+class ChangesForm(forms.Form):
+    """``from`` and ``to`` of the changes page: version numbers (as the database can hold
+    them), ``to`` the newest and ``from`` the one before ``to`` when not given."""
+
+    old = forms.IntegerField(min_value=1, max_value=2_147_483_647, required=False)
+    new = forms.IntegerField(min_value=1, max_value=2_147_483_647, required=False)
+
+    def __init__(self, query, **kwargs):
+        super().__init__({"old": query.get("from"), "new": query.get("to")}, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("old") and data["old"] == data.get("new"):
+            raise forms.ValidationError("Choose two different versions to compare.")
+        return data
+
+
+@storage_page
+@require_GET
+def topic_changes(request: HttpRequest, topic_id: int) -> HttpResponse:
+    """``/community/topics/<id>/changes?from=<n>&to=<m>``: what changed, cell by cell,
+    between two versions of the topic's notebook."""
+    topic = _topic_or_404(request, topic_id)
+    if topic.shared_notebook is None:
+        raise Http404("This topic has no notebook.")
+    form = ChangesForm(request.GET)
+    if not form.is_valid():
+        errors = [error for messages in form.errors.values() for error in messages]
+        text = " ".join(errors).replace("Ensure this value", "A version number must be")
+        return HttpResponse(f"Bad versions: {text}", status=400, content_type="text/plain")
+    new = selectors.shared_notebook_version(
+        shared=topic.shared_notebook, number=form.cleaned_data["new"]
+    )
+    if new is None:
+        raise Http404("No such version.")
+    old_number = form.cleaned_data["old"] or new.number - 1
+    if old_number == new.number:  # "from" only, naming the newest
+        return HttpResponse(
+            "Bad versions: choose two different versions to compare.",
+            status=400,
+            content_type="text/plain",
+        )
+    old = selectors.shared_notebook_version(shared=topic.shared_notebook, number=old_number)
+    if old is None:
+        raise Http404("No such version to compare with.")
+    try:
+        changes = notebook_versions_compare(old=old, new=new)
+    except NotebookUnreadable as error:
+        return HttpResponse(error.message, status=error.status_code, content_type="text/plain")
+    versions = list(topic.shared_notebook.versions.values_list("number", flat=True))
+    context = {"topic": topic, "changes": changes, "versions": versions}
+    return render(request, "community/topic_changes.html", context)
 
 
 @login_required
@@ -324,6 +386,7 @@ def rendered_notebook(request: HttpRequest, version_id: int) -> HttpResponse:
     context = {
         "highlight_css": highlight_css(),
         "body": stored_bytes(version.html_key).decode("utf-8"),
+        "site_origin": f"{request.scheme}://{request.get_host()}",
     }
     return render(request, "community/rendered_notebook.html", context)
 

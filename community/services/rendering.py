@@ -14,7 +14,9 @@ import warnings
 import nbformat
 from django.db import transaction
 from django.utils import timezone
-from jinja2 import pass_context
+from django.utils.html import escape
+from jinja2 import DictLoader, pass_context
+from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert import HTMLExporter
 from nbconvert.exporters import TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
@@ -26,8 +28,10 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from community.highlight import HIGHLIGHT_PREFIX
 from community.models import SharedNotebookVersion
 from community.sanitize import clean_html
+from community.services.outline import notebook_outline
 from community.storage import StorageUnavailable, store_immutable, stored_bytes
 
 logger = logging.getLogger(__name__)
@@ -43,9 +47,49 @@ PREVIEW_MAX_OUTPUTS = 3
 
 
 IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
-# Pygments' token classes are short words ("k", "n"); the renderer writes them under its own
-# prefix, the only form the sanitizer keeps (community.sanitize) and the pages' styles match.
-HIGHLIGHT_PREFIX = "hl-"
+# Longer formulas are shown as their source: converting is quick, but not without bound.
+MATH_MAX_CHARS = 5_000
+# nbconvert's classic template with compact prompts, as GitHub and nbviewer show them: ``[3]``
+# in the margin beside the cell, not an ``In [3]:`` line (the page's style sets the margin).
+TEMPLATE = "quantsite_notebook.html.j2"
+TEMPLATE_SOURCE = """{%- extends 'basic/index.html.j2' -%}
+{% block in_prompt -%}
+<div class="prompt input_prompt">
+{%- if cell.execution_count -%}[{{ cell.execution_count }}]{%- else -%}[&nbsp;]{%- endif -%}
+</div>
+{%- endblock in_prompt %}
+{% block output_area_prompt %}
+{%- if output.output_type == 'execute_result' and cell.execution_count -%}
+<div class="prompt output_prompt">[{{ cell.execution_count }}]</div>
+{%- else -%}
+<div class="prompt"></div>
+{%- endif -%}
+{% endblock output_area_prompt %}
+"""
+
+
+def math_html(source: str, *, display: bool) -> str:
+    """A formula as MathML (latex2mathml), or, if it cannot be converted, its source as
+    code: a formula a reader typed wrong is shown as typed, and the render goes on."""
+    if len(source) <= MATH_MAX_CHARS:
+        try:
+            return latex_to_mathml(source, display="block" if display else "inline")
+        except Exception:  # latex2mathml raises its own kinds, and IndexError/KeyError on some
+            logger.info("A formula could not be converted to MathML", exc_info=True)
+    return f"<code>{escape(source)}</code>"
+
+
+def _trimmed(nb):
+    """The notebook without its trailing empty cells (no source, no outputs), which a
+    notebook often ends with and a reader has no use for; the notebook itself is kept."""
+    cells = list(nb.cells)
+    while (
+        cells and not "".join(cells[-1].get("source", "")).strip() and not cells[-1].get("outputs")
+    ):
+        cells.pop()
+    trimmed = copy.copy(nb)
+    trimmed.cells = cells
+    return trimmed
 
 
 class PrefixedRenderer(IPythonRenderer):
@@ -60,6 +104,17 @@ class PrefixedRenderer(IPythonRenderer):
         except ClassNotFound:
             return super().block_code(code, info=info)
         return highlight(code, lexer, HtmlFormatter(classprefix=HIGHLIGHT_PREFIX))
+
+    # nbconvert's MarkdownWithMath keeps math spans for MathJax in the browser; the page runs
+    # no such script, so they become MathML here (the sanitizer keeps MathML's layout only).
+    def block_math(self, body: str) -> str:
+        return math_html(body, display=True)
+
+    def inline_math(self, body: str) -> str:
+        return math_html(body, display=False)
+
+    def latex_environment(self, name: str, body: str) -> str:
+        return math_html(f"\\begin{{{name}}}{body}\\end{{{name}}}", display=True)
 
 
 class BodyExporter(HTMLExporter):
@@ -104,7 +159,7 @@ class BodyExporter(HTMLExporter):
                 notebook_metadata=self._nb_metadata, parent=self, resources=resources
             ),
         )
-        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        html, resources = TemplateExporter.from_notebook_node(self, _trimmed(nb), resources, **kw)
         return IMG_WITHOUT_ALT.sub('<img alt="Output of the cell"', html), resources
 
 
@@ -114,7 +169,11 @@ _local = threading.local()
 def _html(nb) -> str:
     # One exporter per thread (its templates compile once); filters are set per notebook.
     if not hasattr(_local, "exporter"):
-        _local.exporter = BodyExporter(template_name="basic")
+        _local.exporter = BodyExporter(
+            template_name="basic",
+            template_file=TEMPLATE,
+            extra_loaders=[DictLoader({TEMPLATE: TEMPLATE_SOURCE})],
+        )
     body, _resources = _local.exporter.from_notebook_node(nb)
     return clean_html(body)
 
@@ -234,6 +293,7 @@ def shared_notebook_render(*, version_id: int) -> SharedNotebookVersion | None:
         version.preview_html = preview
         version.thumbnail_key = _thumbnail_key(nb, version.showcase_cell)
         version.html_key = store_immutable(html.encode(), ".html")
+        version.outline = notebook_outline(html)
         version.render_state = State.READY
         version.rendered_at = timezone.now()
         version.save(
@@ -241,6 +301,7 @@ def shared_notebook_render(*, version_id: int) -> SharedNotebookVersion | None:
                 "preview_html",
                 "thumbnail_key",
                 "html_key",
+                "outline",
                 "render_state",
                 "rendered_at",
             ]

@@ -26,8 +26,9 @@ SITE = {
     "frame-ancestors": "'none'",
 }
 RENDER = {
-    "sandbox": "",
+    "sandbox": "allow-scripts",
     "default-src": "'none'",
+    "script-src": "'nonce-(the response's own)'",
     "img-src": "'self' data:",
     "style-src": "'unsafe-inline'",
     "frame-ancestors": "'self'",

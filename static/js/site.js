@@ -14,6 +14,9 @@
  *   background through their own login: a hidden frame on the hub's spawn page, once a tab;
  * - retries a "no hub yet" page after its data-retry-after.
  *
+ * A rendered notebook's frame (community) is fitted to the height its page reports, and
+ * the page scrolls to a heading the frame was pointed at (the topic's outline).
+ *
  * Messages to and from the lab (the quanthub JupyterLab extension) name the hub's exact
  * origin and are taken only from the frame's own window at that origin.
  */
@@ -178,6 +181,33 @@
     warmUp(state.prestart);
     retryLater(state.retryAfter, firstLoad);
   }
+
+  // A rendered notebook's page (community) says how tall it is and where a heading is: the
+  // frame is made to fit it, and the page scrolls to the heading. Taken only from the window
+  // of one of this page's notebook frames (an opaque origin: event.origin is "null").
+  var RENDER_MIN_PX = 120;
+  var RENDER_MAX_PX = 400000;
+  window.addEventListener("message", function (event) {
+    var data = event.data || {};
+    if (data.type !== "quantsite:render-height" && data.type !== "quantsite:render-scroll") {
+      return;
+    }
+    var frames = document.querySelectorAll("iframe.notebook-frame");
+    var frame = null;
+    for (var i = 0; i < frames.length; i++) {
+      if (frames[i].contentWindow === event.source) frame = frames[i];
+    }
+    var value = data.type === "quantsite:render-height" ? data.height : data.top;
+    if (!frame || typeof value !== "number" || !isFinite(value) || value < 0) return;
+    if (data.type === "quantsite:render-height") {
+      var px = Math.min(Math.max(Math.ceil(value), RENDER_MIN_PX), RENDER_MAX_PX);
+      frame.style.height = px + 2 + "px"; // its border
+      frame.classList.add("fitted");
+    } else {
+      var top = frame.getBoundingClientRect().top + window.scrollY + Math.min(value, RENDER_MAX_PX);
+      window.scrollTo({ top: Math.max(top - 8, 0), behavior: "smooth" });
+    }
+  });
 
   window.addEventListener("message", function (event) {
     if (!lab.frame || event.source !== lab.frame.contentWindow || event.origin !== lab.origin) {
