@@ -44,6 +44,16 @@ MARKUP = [
     "<base href=\"javascript:__hit('base')//\">",
     "<a href=\"data:text/html,<script>__hit('data-link')</script>\">data</a>",
     "<math><mtext><table><mglyph><style><img src=x onerror=\"__hit('mxss')\">",
+    # MathML and SVG, now that formulas are MathML and SVG outputs are images of SVG.
+    '<math><semantics><mi>x</mi><annotation-xml encoding="text/html">'
+    "<img src=x onerror=\"__hit('annotation-xml')\"></annotation-xml></semantics></math>",
+    '<math><maction actiontype="toggle"><mi onclick="__hit(\'maction\')">a</mi></maction></math>',
+    "<math><mi><svg><foreignObject><img src=x onerror=\"__hit('foreign')\"></foreignObject>"
+    "</svg></mi></math>",
+    '<svg><animate attributeName="onload" to="__hit(\'animate\')"/></svg>',
+    "$x$ <math><mtext><img src=x onerror=\"__hit('mtext')\"></mtext></math> $$\\frac{1}{2}$$",
+    "![svg](data:image/svg+xml;base64,"
+    "PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnIG9ubG9hZD0nX19oaXQoMSknLz4=)",
     # The site's soft navigation (htmx) would act on these if they survived.
     '<div hx-get="/community" hx-trigger="load" hx-on::after-request="__hit(\'hx-on\')">h</div>',
     '<a href="/community" data-hx-on:click="__hit(\'data-hx-on\')" id="hx-link">hx</a>',
