@@ -10,6 +10,8 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Browsers ask for /favicon.ico where a page names no icon (a rendered notebook, a file).
+    path("favicon.ico", account_views.favicon, name="favicon"),
     path("accounts/", include("quantsite.accounts.urls")),
     path("o/", include("quantsite.accounts.oauth_urls", namespace="oauth2_provider")),
     path("api/me", MeApi.as_view(), name="api-me"),
