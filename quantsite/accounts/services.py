@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -27,32 +28,39 @@ class UsernameTaken(Exception):
     """The username was taken between the form's check and the insert."""
 
 
+def signup_expired_before() -> dt.datetime:
+    """Sign-ups still pending since before this moment have expired (their confirmation link
+    has): they hold neither their username nor their address any more."""
+    return timezone.now() - dt.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+
+
 def user_signup(*, username: str, email: str, password: str, name: str = "") -> None:
     """Sign someone up without telling whether ``email`` already has an account.
 
     A free address gets a new account, inactive until its owner follows the confirmation
     link sent there (``user_signup_confirm``). An address that has an account gets an email
     telling its owner someone tried to sign up with it (and how to log in or reset the
-    password); nothing else changes. Either way one email goes to the address, after commit,
-    and the caller shows the same answer. Raises ``UsernameTaken`` if the username was taken
+    password), and the username is held by an account with no address and no usable password
+    that can never be confirmed. Either way one email goes to the address, after commit, the
+    password is hashed once, the caller shows the same answer, and the username is taken
+    until the link's lifetime (``PASSWORD_RESET_TIMEOUT``) is over: trying the username again
+    tells nothing about the address. Raises ``UsernameTaken`` if the username was taken
     meanwhile (usernames are public: the form says so).
     """
-    # A sign-up never confirmed within its link's lifetime gives its address back (so no one
-    # holds someone else's address by signing up with it).
-    stale = timezone.now() - dt.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
-    User.objects.filter(email__iexact=email, signup_pending=True, date_joined__lt=stale).delete()
+    # A sign-up never confirmed within its link's lifetime gives its address and its username
+    # back (so no one holds someone else's address, or a name, by signing up with it).
+    User.objects.filter(
+        Q(email__iexact=email) | Q(username=username),
+        signup_pending=True,
+        date_joined__lt=signup_expired_before(),
+    ).delete()
     existing = User.objects.filter(email__iexact=email).first()
     if existing is None:
         try:
-            with transaction.atomic():
-                user = User(username=username, email=email, name=name, is_active=False)
-                user.signup_pending = True
-                user.set_password(password)
-                user.full_clean(exclude=["password"])
-                user.save()
+            user = _signup_pending_create(
+                username=username, email=email, password=password, name=name
+            )
         except IntegrityError:
-            if User.objects.filter(username=username).exists():
-                raise UsernameTaken(username) from None
             existing = User.objects.filter(email__iexact=email).first()
             if existing is None:
                 raise
@@ -66,9 +74,10 @@ def user_signup(*, username: str, email: str, password: str, name: str = "") -> 
             )
             _mail(email, "signup_confirm", {"user": user, "link": link})
             return
-    # Hash the password anyway, so that the answer takes as long as a sign-up's (the slow
-    # hasher would otherwise tell a taken address by its speed).
-    User().set_password(password)
+    # The username is held as a new sign-up's would be, and the password hashed as one's is
+    # (the slow hasher would otherwise tell a taken address by its speed); the account made
+    # has no address and no usable password, so no link and no login can ever open it.
+    _signup_pending_create(username=username, email="", password=password, name="", hold=True)
     _mail(
         existing.email,
         "signup_attempt",
@@ -78,6 +87,29 @@ def user_signup(*, username: str, email: str, password: str, name: str = "") -> 
             "reset": settings.SITE_URL + reverse("password_reset"),
         },
     )
+
+
+def _signup_pending_create(
+    *, username: str, email: str, password: str, name: str, hold: bool = False
+) -> User:
+    """An inactive, pending account; ``hold``: one that only holds ``username`` (its
+    password hashed, then made unusable). Raises ``UsernameTaken`` for a username taken
+    meanwhile, ``IntegrityError`` for an address taken meanwhile."""
+    try:
+        with transaction.atomic():
+            user = User(username=username, email=email, name=name, is_active=False)
+            user.signup_pending = True
+            user.set_password(password)
+            if hold:
+                user.set_unusable_password()
+            # The database decides who got the username or the address first.
+            user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+            user.save()
+    except IntegrityError:
+        if User.objects.filter(username=username).exists():
+            raise UsernameTaken(username) from None
+        raise
+    return user
 
 
 def _mail(to: str, template: str, context: dict) -> None:

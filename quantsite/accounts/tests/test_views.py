@@ -112,7 +112,9 @@ def test_signup_with_a_taken_email_answers_the_same_and_tells_the_owner(client, 
     assert "accounts/signup_sent.html" in [t.name for t in taken.templates]
     assert "accounts/signup_sent.html" in [t.name for t in fresh.templates]
     assert b"We sent a message to <strong>Grace@Example.org</strong>" in taken.content
-    assert not User.objects.filter(username="grace").exists()
+    # The username is held, as a new sign-up's is, by an account nobody can open.
+    held = User.objects.get(username="grace")
+    assert (held.email, held.is_active, held.has_usable_password()) == ("", False, False)
     assert [m.to for m in mail.outbox] == [["grace@example.org"]]
     assert mail.outbox[0].subject == "Someone tried to sign up for Quantsite with your address"
     assert '"other"' in mail.outbox[0].body
@@ -163,8 +165,8 @@ def test_signup_lowercases_the_username(client):
         ({"email": "not-an-email"}, "email", "Enter a valid email address."),
         ({"email": ""}, "email", "This field is required."),
         ({"password2": "something-else-entirely"}, "password2", "The two password fields didn"),
-        ({"password1": "password", "password2": "password"}, "password2", "too common"),
-        ({"password1": "12345678901", "password2": "12345678901"}, "password2", "entirely numeric"),
+        ({"password1": "password", "password2": "password"}, "password1", "too common"),
+        ({"password1": "12345678901", "password2": "12345678901"}, "password1", "entirely numeric"),
         ({"name": "x" * 151}, "name", "at most 150 characters"),
     ],
 )
