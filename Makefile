@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-fast lint format migrate clean
+.PHONY: run run-prod test test-fast lint format migrate clean
 
 # The virtual environment (site, test tools, and the hubs' JupyterHub + quanthub), rebuilt
 # when the requirements change.
@@ -39,6 +39,12 @@ run: migrate node_modules/.installed
 		"'JupyterHub is now running'. Ctrl-C stops everything."
 	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 HOST=$(HOST) PORT=$(PORT) \
 		SITE_URL=$(SITE_URL) $(BIN)/honcho start $(RUN_PROCESSES)
+
+# The production topology on loopback (deploy/topology.py): PostgreSQL of its own behind
+# PgBouncer, Redis, PROD_SITES site copies (3) behind HAProxy with TLS from a local CA, a
+# bookkeeping and a render worker, one beat, S3 (moto) and an SMTP sink; state in var-prod/.
+run-prod: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m deploy.topology run
 
 # The inner loop: everything but the live hubs and the browsers, on the test database the last
 # run left (--reuse-db; --create-db starts afresh), without the npm step.

@@ -145,6 +145,12 @@ if "DATABASE_URL" in env:
         # https://www.psycopg.org/psycopg3/docs/advanced/prepare.html
         _prepare = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
         options["prepare_threshold"] = None if _prepare == "off" else int(_prepare)
+        # Behind a transaction pooler (PgBouncer, pool_mode=transaction) a cursor cannot
+        # outlive its transaction: Django then reads .iterator() querysets client-side.
+        # https://docs.djangoproject.com/en/5.2/ref/databases/#transaction-pooling-server-side-cursors
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+            "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+        )
         # Django's own connection pool (psycopg_pool), DATABASE_POOL_SIZE connections at most
         # per process; 0 keeps one persistent connection per thread instead (the default,
         # measured in bench/RESULTS.md). A pool needs CONN_MAX_AGE=0.
