@@ -489,6 +489,9 @@ def run(topology: Topology) -> int:
     install_packages()
     topology.write()
     background: list[subprocess.Popen] = []
+    # A signal before the application tier runs stops what has started (``finally``).
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, lambda number, frame: sys.exit(128 + number))
     postgres_start(topology)
     try:
         background.append(object_store_start(topology))
@@ -511,7 +514,16 @@ def run(topology: Topology) -> int:
             "-d",
             str(ROOT),
         ]
-        return subprocess.run(honcho, env=env, cwd=ROOT).returncode
+        tier = subprocess.Popen(honcho, env=env, cwd=ROOT)
+        # Stopped by a signal (SIGTERM from a supervisor, SIGHUP as the terminal closes), the
+        # application tier is asked to stop as on Ctrl-C, then the stores (``finally``).
+        for stop in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop, lambda number, frame: tier.send_signal(signal.SIGINT))
+        while True:
+            try:
+                return tier.wait()
+            except KeyboardInterrupt:
+                continue  # honcho has the same Ctrl-C, and stops the tier: wait for it
     except KeyboardInterrupt:
         return 130
     finally:
