@@ -318,3 +318,35 @@ def versions_render_overdue(*, now: dt.datetime, waited: dt.timedelta) -> QueryS
     return SharedNotebookVersion.objects.filter(
         render_state=SharedNotebookVersion.RenderState.PENDING, created__lt=now - waited
     ).values_list("pk", flat=True)
+
+
+# The sharer's own post -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedPost:
+    """What JupyterLab's Share dialog starts from: the post a sharer made from a file."""
+
+    topic: Topic  # with its title and body (the description, Markdown as written)
+    tag_names: list[str]  # by name
+    version: int  # the newest version's number
+
+
+def shared_post_for_path(*, author: User, path: str) -> SharedPost | None:
+    """The post ``author`` made by sharing their file at ``path`` (a normalized store path),
+    as a re-share would change it; None if they never shared it, or its topic is one no
+    reader sees (hidden by the moderators). Only the author's own shares are read."""
+    topic = (
+        topics_visible(viewer=author)
+        .filter(shared_notebook__author=author, shared_notebook__source_path=path)
+        .select_related("shared_notebook")
+        .first()
+    )
+    if topic is None:
+        return None
+    newest = shared_notebook_version(shared=topic.shared_notebook, number=None)
+    return SharedPost(
+        topic=topic,
+        tag_names=topic_tag_names(topic=topic),
+        version=newest.number if newest is not None else 0,
+    )

@@ -53,7 +53,7 @@ def shared_notebook_share(
     user: User,
     path: str,
     title: str,
-    description: str,
+    description: str | None = None,
     showcase_cell=None,
     tags: list[str] | None = None,
 ) -> SharedNotebookVersion:
@@ -67,7 +67,12 @@ def shared_notebook_share(
     Lineage (``cloned_from``) comes from the server's ``Clone`` record of the sharer's own
     file, never from the notebook's metadata.
 
-    ``tags`` (cleaned names) replace the topic's tags; None keeps them as they are.
+    ``title`` replaces the topic's title. ``description`` (Markdown) replaces its text, and
+    ``tags`` (cleaned names) its tags; None keeps either as it is (a first share starts with
+    no text and no tags), so that a re-share that changes neither (JupyterLab sends only what
+    the user changed in its Share dialog) keeps them. A hub one release behind sends both on
+    every share, an empty text and no tags when the user typed none, and those replace them,
+    as they always did.
 
     Raises ``NoSuchEntry`` (404) for no such notebook, ``BadNotebook`` or ``NotShareable``
     (400) for a file that is not a valid notebook or a bad showcase cell, ``ShareTooLarge``
@@ -104,14 +109,12 @@ def shared_notebook_share(
         version = SharedNotebookVersion.objects.create(
             shared=shared, number=number, ipynb_key=key, showcase_cell=index
         )
+        text = {}
+        if description is not None or topic is None:
+            description = description or ""
+            text = {"body": description, "body_html": markdown_to_html(description)}
         topic, _ = Topic.objects.update_or_create(
-            shared_notebook=shared,
-            defaults={
-                "author": user,
-                "title": title,
-                "body": description,
-                "body_html": markdown_to_html(description),
-            },
+            shared_notebook=shared, defaults={"author": user, "title": title, **text}
         )
         if tags is not None:
             topic_tags_set(topic, tags)

@@ -5,7 +5,12 @@ holds a site token.
 
 ``POST {base_url}quanthub/share`` ``{"path", "title", "description", "tags", "showcase_cell"}``
 → the site's answer (``201 {"id", "version", "url"}``), or its error with its status (503 when
-this server has no site to share with).
+this server has no site to share with). ``description`` and ``tags`` are forwarded only when
+sent: the site keeps a post's own when they are absent.
+
+``GET {base_url}quanthub/share?path=<path>`` → the site's answer for the user's post shared
+from that path (``200 {"id", "title", "description", "tags", "url", "version"}``, 404 when
+there is none), what JupyterLab's Share dialog starts from; errors as for a share.
 
 Two more things JupyterLab needs from this server, set when the extension loads:
 
@@ -63,7 +68,16 @@ def site_origin(site_url: str) -> str:
 
 
 class ShareHandler(ExtensionHandlerMixin, APIHandler):
-    """Forwards one share to the site; the answer is the site's, status and body."""
+    """Forwards one share, or one read of the user's post for a path, to the site; the answer
+    is the site's, status and body."""
+
+    @web.authenticated
+    async def get(self):
+        path = self.get_query_argument("path", None)
+        if not path:
+            raise web.HTTPError(400, "Which post: path is missing.")
+        # A read: the site client may send it again after a failure.
+        await self._forward("GET", params={"path": path})
 
     @web.authenticated
     async def post(self):
@@ -73,16 +87,18 @@ class ShareHandler(ExtensionHandlerMixin, APIHandler):
             raise web.HTTPError(400, "The body must be JSON.") from None
         if not isinstance(body, dict) or not all(k in body for k in ("path", "title")):
             raise web.HTTPError(400, "A share needs at least path and title.")
+        # Not idempotent (each share makes a version): sent again only if never sent.
+        await self._forward("POST", json={k: body[k] for k in FIELDS if k in body})
+
+    async def _forward(self, method: str, **kwargs) -> None:
+        """Send the call to the site's shares API; answer with its status and body, or with
+        its error's (502 when no answer came, ``Retry-After`` kept)."""
         app: ShareApp = self.extensionapp
         if app.site is None:
             raise web.HTTPError(503, "This server has no site to share with.")
         try:
-            # Not idempotent (each share makes a version): sent again only if never sent.
             response = await app.site.send(
-                "POST",
-                "/api/community/shares",
-                json={k: body[k] for k in FIELDS if k in body},
-                timeout=app.request_timeout,
+                method, "/api/community/shares", timeout=app.request_timeout, **kwargs
             )
         except SiteError as error:
             self.set_status(error.status or 502)

@@ -1,16 +1,20 @@
 /**
  * quanthub-share: Quantsite's JupyterLab extension. Its plugins: Share (here), the messages
- * with the site page that frames the lab (site.ts), and the Launcher without start-up wait
- * (launcher.ts).
+ * with the site page that frames the lab (site.ts), the Launcher without start-up wait
+ * (launcher.ts), and one document at a time on a phone (phone.ts).
  *
  * Share: a Share button on each cell and on each notebook (and a "Share notebook" command).
  *
- * Share asks for a title, a description and tags, marks the active cell (for the cell
- * toolbar's button: the cell it is on) as the showcase cell in the notebook's metadata, saves
- * the notebook, and posts the share to this server's `quanthub/share` handler, which forwards
- * it to the site with the server's own credential. The site answers with the post's URL; since
- * JupyterLab runs inside the site's /research frame, the parent page is asked (postMessage) to
- * go there (the messages between the lab and the site are in site.ts).
+ * Share asks for a title, a description and tags in one dialog (shareDialog.ts), filled in
+ * from the post an earlier share of the same file made (`GET quanthub/share?path=`; the file's
+ * name and nothing else for a first share), marks the active cell (for the cell toolbar's
+ * button: the cell it is on) as the showcase cell in the notebook's metadata, saves the
+ * notebook, and posts the share to this server's `quanthub/share` handler, which forwards it
+ * to the site with the server's own credential. Only the description and the tags the user
+ * changed are sent: the site keeps the post's own when they are absent, so a re-share never
+ * wipes them. The site answers with the post's URL; since JupyterLab runs inside the site's
+ * /research frame, the parent page is asked (postMessage) to go there (the messages between
+ * the lab and the site are in site.ts), and a notification offers to open the post.
  *
  * The per-cell button is an item of JupyterLab's cell toolbar, declared in schema/plugin.json
  * (`jupyter.lab.toolbars` → `Cell`); that toolbar is shown on the active cell only, so the
@@ -20,13 +24,16 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Dialog, InputDialog, ToolbarButton, showErrorMessage } from '@jupyterlab/apputils';
-import { URLExt } from '@jupyterlab/coreutils';
+import { Notification, ToolbarButton, showErrorMessage } from '@jupyterlab/apputils';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
 import { shareIcon } from '@jupyterlab/ui-components';
 
 import { launcherPlugin } from './launcher';
+import { phonePlugin } from './phone';
+import { IShareForm, askShare } from './shareDialog';
 import { postToSite, sitePlugin } from './site';
 
 const SHARE_NOTEBOOK = 'quanthub:share-notebook';
@@ -76,32 +83,69 @@ function errorText(body: unknown, fallback: string): string {
   return fields.length ? fields.join('\n') : fallback;
 }
 
-async function share(panel: NotebookPanel, cell: Cell | null): Promise<void> {
+/** The user's post shared from a path, as the site gives it. */
+interface IPost {
+  id: number;
+  title: string;
+  description: string;
+  tags: string[];
+  url: string;
+  version: number;
+}
+
+/** What the dialog starts from: the post an earlier share of `path` made, or, when there is
+ * none, the file's name and nothing else; with a notice when the post could not be read. */
+async function prefill(path: string): Promise<{ form: IShareForm; notice: string }> {
+  const fresh = { title: path.split('/').pop() ?? '', description: '', tags: '' };
+  const settings = ServerConnection.makeSettings();
+  const url =
+    URLExt.join(settings.baseUrl, 'quanthub', 'share') + URLExt.objectToQueryString({ path });
+  const unread = {
+    form: fresh,
+    notice:
+      'The current post could not be read: the title here replaces its title; a ' +
+      'description or tags typed here replace its own, and left empty they stay as they are.'
+  };
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, { method: 'GET' }, settings);
+  } catch {
+    return unread; // no answer from this server
+  }
+  if (response.status === 404) {
+    return { form: fresh, notice: '' }; // never shared
+  }
+  const post = (await response.json().catch(() => null)) as IPost | null;
+  if (!response.ok || !post || typeof post.title !== 'string') {
+    return unread;
+  }
+  return {
+    form: {
+      title: post.title,
+      description: post.description ?? '',
+      tags: (post.tags ?? []).join(', ')
+    },
+    notice: ''
+  };
+}
+
+function sameTags(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((tag, i) => tag === b[i]);
+}
+
+async function share(
+  panel: NotebookPanel,
+  cell: Cell | null,
+  rendermime: IRenderMimeRegistry
+): Promise<void> {
   if (!cell || panel.content.widgets.indexOf(cell) < 0) {
     return;
   }
   const notebook = panel.content;
-  const title = await InputDialog.getText({
-    title: 'Share to the community',
-    label: 'Title',
-    placeholder: panel.context.path.split('/').pop() ?? ''
-  });
-  if (!title.button.accept || !title.value) {
-    return;
-  }
-  const description = await InputDialog.getText({
-    title: 'Share to the community',
-    label: 'Description (Markdown, optional)'
-  });
-  if (!description.button.accept) {
-    return;
-  }
-  const tags = await InputDialog.getText({
-    title: 'Share to the community',
-    label: 'Tags (comma-separated, optional)',
-    placeholder: 'momentum, daily'
-  });
-  if (!tags.button.accept) {
+  const path = panel.context.path;
+  const initial = await prefill(path);
+  const form = await askShare(initial.form, rendermime, initial.notice);
+  if (!form) {
     return;
   }
   // The showcase cell is marked in the notebook itself, and saved before sharing.
@@ -113,19 +157,23 @@ async function share(panel: NotebookPanel, cell: Cell | null): Promise<void> {
   cell.model.setMetadata('quanthub', { showcase: true });
   await panel.context.save();
 
+  // What the user left as it was is not sent: the site keeps the post's own.
+  const request: Record<string, unknown> = {
+    path,
+    title: form.title.trim(),
+    showcase_cell: showcaseCell(panel, cell)
+  };
+  if (form.description !== initial.form.description) {
+    request.description = form.description;
+  }
+  const tags = parseTags(form.tags);
+  if (!sameTags(tags, parseTags(initial.form.tags))) {
+    request.tags = tags;
+  }
   const settings = ServerConnection.makeSettings();
   const response = await ServerConnection.makeRequest(
     URLExt.join(settings.baseUrl, 'quanthub', 'share'),
-    {
-      method: 'POST',
-      body: JSON.stringify({
-        path: panel.context.path,
-        title: title.value,
-        description: description.value ?? '',
-        tags: parseTags(tags.value ?? ''),
-        showcase_cell: showcaseCell(panel, cell)
-      })
-    },
+    { method: 'POST', body: JSON.stringify(request) },
     settings
   );
   const body = await response.json().catch(() => ({}));
@@ -134,14 +182,16 @@ async function share(panel: NotebookPanel, cell: Cell | null): Promise<void> {
     return;
   }
   // Framed by the site, the site shows the post (it checks that the message comes from the
-  // user's hub); anywhere else, a dialog says where it is.
-  if (!postToSite({ type: 'quanthub:shared', url: body.url })) {
-    await new Dialog({
-      title: 'Shared',
-      body: `Version ${body.version} is on the community: ${body.url}`,
-      buttons: [Dialog.okButton()]
-    }).launch();
-  }
+  // user's hub). The post's address is the site's, not this server's.
+  postToSite({ type: 'quanthub:shared', url: body.url });
+  const site = PageConfig.getOption('quanthubSiteOrigin') || window.location.origin;
+  const url = new URL(body.url, site).href;
+  // A toast for ten seconds (a notification is silent by default), then in the lab's
+  // notification list.
+  Notification.success('Shared to the community', {
+    autoClose: 10_000,
+    actions: [{ label: 'Open post', callback: () => window.open(url, '_blank', 'noopener') }]
+  });
 }
 
 const sharePlugin: JupyterFrontEndPlugin<void> = {
@@ -149,11 +199,15 @@ const sharePlugin: JupyterFrontEndPlugin<void> = {
   id: 'quanthub-share:plugin',
   description: 'Share a notebook to the Quantsite community.',
   autoStart: true,
-  requires: [INotebookTracker],
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
+  requires: [INotebookTracker, IRenderMimeRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    rendermime: IRenderMimeRegistry
+  ) => {
     const shareActive = () => {
       const panel = tracker.currentWidget;
-      return panel ? share(panel, panel.content.activeCell) : undefined;
+      return panel ? share(panel, panel.content.activeCell, rendermime) : undefined;
     };
     app.commands.addCommand(SHARE_NOTEBOOK, {
       label: 'Share Notebook to the Community',
@@ -175,11 +229,11 @@ const sharePlugin: JupyterFrontEndPlugin<void> = {
         className: 'quanthub-share-button',
         label: 'Share',
         tooltip: 'Share this notebook, showcasing the active cell',
-        onClick: () => void share(panel, panel.content.activeCell)
+        onClick: () => void share(panel, panel.content.activeCell, rendermime)
       });
       panel.toolbar.insertItem(10, 'quanthubShare', button);
     });
   }
 };
 
-export default [sharePlugin, sitePlugin, launcherPlugin];
+export default [sharePlugin, sitePlugin, launcherPlugin, phonePlugin];
