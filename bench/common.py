@@ -161,8 +161,9 @@ def gunicorn(
 
 @contextlib.contextmanager
 def celery_worker(database_url: str, redis_url: str, log_path: Path):
-    """One Celery worker (prefork, concurrency 1) on the default queue, brokered by
-    ``redis_url``, logging to ``log_path``; yields the process once it is ready; stops it after."""
+    """One Celery worker (prefork, concurrency 1) on both queues (bookkeeping and renders),
+    brokered by ``redis_url``, logging to ``log_path``; yields the process once it is ready;
+    stops it after."""
     environment = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
     environment["DEBUG"] = "0"
     command = [
@@ -177,7 +178,7 @@ def celery_worker(database_url: str, redis_url: str, log_path: Path):
         "--pool",
         "prefork",
         "-Q",
-        "celery",
+        "celery,render",
         "--loglevel",
         "INFO",
         "--without-heartbeat",

@@ -11,6 +11,7 @@ store fails a request within seconds instead of holding a worker.
 
 import hashlib
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -90,7 +91,30 @@ def store_immutable(data: bytes, suffix: str) -> str:
     with storage_errors(f"store {key}"):
         if not storage().exists(key):
             storage().save(key, ContentFile(data))
+        else:
+            _touch(key)
     return key
+
+
+def _touch(key: str) -> None:
+    """Mark an object already stored as written now. The sweep of objects no version
+    references (community.services.storage_sweep) spares young ones only: a share about to
+    reference an old unreferenced object (the same bytes as a deleted version's) must find it
+    still there when it commits."""
+    backend = storage()
+    try:
+        path = backend.path(key)
+    except NotImplementedError:  # not a filesystem
+        path = None
+    if path is not None:
+        os.utime(path)
+        return
+    bucket = getattr(backend, "bucket", None)
+    if bucket is not None:  # django-storages' S3: copied onto itself, it is modified now
+        name = backend._normalize_name(key)  # the key under the storage's location
+        bucket.Object(name).copy_from(
+            CopySource={"Bucket": bucket.name, "Key": name}, MetadataDirective="REPLACE"
+        )
 
 
 def stored_bytes(key: str) -> bytes:

@@ -31,6 +31,8 @@ from community.services.diff import NotebookUnreadable, notebook_versions_compar
 from community.services.sharing import shared_notebook_clone
 from community.storage import StorageUnavailable, StoredFileMissing, stored_bytes
 from quantsite.accounts.models import User
+from quantsite.api import error_status
+from research.exceptions import NotebookStoreError
 
 # A rendered notebook is user content: a unique opaque origin (sandbox; the frame's sandbox
 # attribute says the same), nothing loaded from anywhere, and only the site's own pages may
@@ -431,5 +433,8 @@ def clone(request: HttpRequest, shared_id: int) -> HttpResponse:
     version = selectors.shared_notebook_version(shared=shared, number=form.cleaned_data["version"])
     if version is None:
         raise Http404("No such version.")
-    path = shared_notebook_clone(version=version, reader=request.user)
+    try:
+        path = shared_notebook_clone(version=version, reader=request.user)
+    except NotebookStoreError as error:  # a full research space (413), a file too large
+        return HttpResponse(error.message, status=error_status(error), content_type="text/plain")
     return redirect(f"/research?{urlencode({'path': path})}")

@@ -96,6 +96,9 @@ class Topology:
         secret = _secret(self.root / "secrets" / "secret_key", lambda: secrets.token_urlsafe(50))
         notebook_key = _secret(self.root / "secrets" / "notebook_key", _fernet_key)
         oidc_key = _secret(self.root / "secrets" / "oidc_rsa_key.pem", _rsa_private_key_pem)
+        metrics = _secret(
+            self.root / "secrets" / "metrics_token", lambda: secrets.token_urlsafe(24)
+        )
         return {
             "PRODUCTION": "1",
             "SECRET_KEY": secret,
@@ -116,6 +119,10 @@ class Topology:
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(self.smtp_port),
             "EMAIL_USE_TLS": "0",
+            # /metrics for a scraper with this token; every process of this host counts into
+            # one directory (emptied at each start).
+            "METRICS_TOKEN": metrics,
+            "PROMETHEUS_MULTIPROC_DIR": str(self.root / "metrics"),
             # HAProxy sets X-Forwarded-Proto (and drops any the client sent).
             "SSL_CERT_FILE": str(self.ca_certificate),
             "REQUESTS_CA_BUNDLE": str(self.ca_certificate),
@@ -176,6 +183,8 @@ class Topology:
         """Every file the topology reads, written afresh (secrets and the CA are kept)."""
         for name in ("haproxy", "pgbouncer", "site", "mail", "secrets", "tls", "logs"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.root / "metrics", ignore_errors=True)
+        (self.root / "metrics").mkdir()
         (self.root / "secrets").chmod(0o700)
         (self.root / "site").chmod(0o700)
         tls_files(self.tls)

@@ -25,6 +25,7 @@ from research.exceptions import (
     NoSuchEntry,
     NotADirectory,
     NotebookStoreError,
+    QuotaExceeded,
     TooLarge,
 )
 
@@ -34,6 +35,13 @@ _STORE_STATUS: dict[type[NotebookStoreError], int] = {
     NoSuchEntry: 404,
     EntryExists: 409,
     TooLarge: 413,
+    # A full quota is 413, not 507 Insufficient Storage: JupyterLab shows either status the
+    # same way (its dialog reads the message), but the refusal is about this user's request,
+    # not a failing server, and a 5xx is treated as one: jupyter_server logs every 5xx it
+    # relays at error level with the request's headers, Django's django.request logger and
+    # the load balancer count it as a server error, and generic clients may retry it. 413 is
+    # also what the per-file limit answers, so the hub's client needs nothing new.
+    QuotaExceeded: 413,
     CopyTooLarge: 400,
     BadNotebook: 400,
     InvalidModel: 400,

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First (outermost), so that it counts and times every answer, the fast path's included.
+    "quantsite.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "quantsite.middleware.RequestEncodingMiddleware",
     "quantsite.errors.DatabaseUnavailableMiddleware",
@@ -384,11 +386,28 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
+# Two queues, so that renders never hold up bookkeeping: "celery" (the default) for the
+# periodic bookkeeping and anything else, "render" for rendering shared notebooks, which can
+# take seconds each and come in floods (a sweep queues up to 500). Workers name what they
+# serve: `-Q celery` and `-Q render`, or `-Q celery,render` on a small site (quantsite/celery.py).
+# https://docs.celeryq.dev/en/stable/userguide/routing.html
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"community.tasks.shared_notebook_render": {"queue": "render"}}
+# A worker counts its tasks for /metrics (Celery signals, connected by quantsite.metrics).
+CELERY_IMPORTS = ["quantsite.metrics"]
+# Every task named here is a quantsite.tasks.BeatTask: a second beat running by mistake does
+# not double the work (a Redis key per task, 0.9 of its period).
 CELERY_BEAT_SCHEDULE = {
     "oauth-tokens-clear": {"task": "quantsite.accounts.tasks.oauth_tokens_clear", "schedule": 3600},
     "shared-notebook-render-sweep": {
         "task": "community.tasks.shared_notebook_render_sweep",
         "schedule": 60.0,
+    },
+    # Deletes shared-notebook files no version references (community.services.storage_sweep).
+    "stored-objects-sweep": {
+        "task": "community.tasks.stored_objects_sweep",
+        "schedule": 24 * 60 * 60.0,
+        "options": {"expires": 60 * 60.0},  # a run a day late is just the next one
     },
     "discovery-bookkeeping": {
         "task": "research.tasks.discovery_bookkeeping",
@@ -397,6 +416,15 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": env.float("DISCOVERY_BOOKKEEPING_INTERVAL", default=5.0)},
     },
 }
+
+# ------------------------------------------------------------------------------
+# Metrics: /metrics in Prometheus' text format (quantsite/metrics.py), for a scraper that
+# sends "Authorization: Bearer <METRICS_TOKEN>"; with no token set, /metrics is a 404.
+# Several processes per host (gunicorn workers, Celery's pool) share their counts through
+# files when PROMETHEUS_MULTIPROC_DIR is set (read by prometheus_client itself).
+# https://prometheus.github.io/client_python/multiprocess/
+# ------------------------------------------------------------------------------
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # ------------------------------------------------------------------------------
 # Discovery: hubs heartbeat; users go to the live hub with the fewest users
@@ -439,8 +467,13 @@ RESEARCH_PRESTART_RECENT_DAYS = env.float("RESEARCH_PRESTART_RECENT_DAYS", defau
 NOTEBOOK_MAX_FILE_BYTES = env.int("NOTEBOOK_MAX_FILE_BYTES", default=50 * 1024 * 1024)
 # The most a directory copy may duplicate at once, in bytes.
 NOTEBOOK_MAX_COPY_BYTES = env.int("NOTEBOOK_MAX_COPY_BYTES", default=500 * 1024 * 1024)
-# Checkpoints kept per file: 0 keeps every one; N keeps the newest N.
-NOTEBOOK_CHECKPOINTS_KEEP = env.int("NOTEBOOK_CHECKPOINTS_KEEP", default=0)
+# The most checkpoints a file keeps: a new one past it deletes the file's oldest, in the same
+# transaction (the newest stay). 0: no cap.
+NOTEBOOK_MAX_CHECKPOINTS = env.int("NOTEBOOK_MAX_CHECKPOINTS", default=20)
+# The most a user may store, in bytes: their files, their checkpoints (they take room as files
+# do) and staged upload chunks, logical sizes. A save, upload, copy, checkpoint or restore
+# that adds bytes past it is refused (413, research.services.quota). 0: no quota.
+NOTEBOOK_USER_QUOTA_BYTES = env.int("NOTEBOOK_USER_QUOTA_BYTES", default=1024 * 1024 * 1024)
 # Master keys for encryption at rest (Fernet keys, newest first); empty: stored in plain text.
 NOTEBOOK_ENCRYPTION_KEYS = env.list("NOTEBOOK_ENCRYPTION_KEYS", cast=str.strip, default=[])
 # The largest body of a save through the contents API: a file at the size limit, base64 in
@@ -501,6 +534,10 @@ AWS_S3_CLIENT_CONFIG = botocore.config.Config(
 )
 # What a 503 for a failed store tells clients to wait before trying again, in seconds.
 STORAGE_RETRY_AFTER = env.int("STORAGE_RETRY_AFTER", default=30)
+# The daily sweep (community.services.storage_sweep) deletes files under shared/ that no
+# shared version references, once they are older than this: a share writes its file before
+# its transaction commits the version that references it.
+STORAGE_SWEEP_GRACE_SECONDS = env.int("STORAGE_SWEEP_GRACE_SECONDS", default=24 * 60 * 60)
 if S3_BUCKET:
     DEFAULT_STORAGE = {
         "BACKEND": "storages.backends.s3.S3Storage",

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from quantsite import health
+from quantsite import health, metrics
 from quantsite.accounts import views as account_views
 from quantsite.accounts.api import MeApi
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     # Browsers ask for /favicon.ico where a page names no icon (a rendered notebook, a file).
     path("favicon.ico", account_views.favicon, name="favicon"),
     path("accounts/", include("quantsite.accounts.urls")),

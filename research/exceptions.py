@@ -108,3 +108,25 @@ class CopyTooLarge(NotebookStoreError):
     def __init__(self, path: str, size: int):
         super().__init__(f"{path} is too large to copy ({size} bytes).")
         self.size = size
+
+
+class QuotaExceeded(NotebookStoreError):
+    """A write that would take the user's stored bytes past ``NOTEBOOK_USER_QUOTA_BYTES``:
+    ``used`` the bytes they store now, ``needed`` the bytes the write would add, ``quota``
+    the bytes they may store (see ``research.services.quota``)."""
+
+    def __init__(self, *, used: int, needed: int, quota: int):
+        super().__init__(
+            f"Not enough storage space: this needs {_bytes(needed)} more, and you use "
+            f"{_bytes(used)} of your {_bytes(quota)}. Delete files or checkpoints to make room."
+        )
+        self.used, self.needed, self.quota = used, needed, quota
+
+
+def _bytes(size: int) -> str:
+    """``size`` as a person reads it: "1,536 bytes (1.5 KiB)"."""
+    exact = f"{size:,} byte{'' if size == 1 else 's'}"
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size / scale >= 0.9995:  # what reads as "1.0" already
+            return f"{exact} ({size / scale:.1f} {unit})"
+    return exact

@@ -182,6 +182,24 @@ def test_clone_copies_into_the_readers_cloned_folder(
     assert Topic.objects.get().clone_count == 2
 
 
+def test_a_clone_into_a_full_research_space_is_refused_with_a_413(
+    client, ada, make_user, settings, django_capture_on_commit_callbacks
+):
+    save(ada, "s.ipynb", hostile_notebook())
+    with django_capture_on_commit_callbacks(execute=True):
+        share(client)
+    version = SharedNotebookVersion.objects.get()
+    bob = make_user(username="bob")
+    client.force_login(bob)
+    settings.NOTEBOOK_USER_QUOTA_BYTES = 10  # less than the notebook
+
+    refused = client.post(f"/community/shares/{version.shared_id}/clone")
+
+    assert refused.status_code == 413
+    assert "Not enough storage space" in refused.content.decode()
+    assert Topic.objects.get().clone_count == 0
+
+
 def test_clone_needs_login_and_post(client, ada, django_capture_on_commit_callbacks):
     save(ada, "s.ipynb", hostile_notebook())
     with django_capture_on_commit_callbacks(execute=True):

@@ -220,6 +220,7 @@ def test_database_url_switches_to_postgresql_with_persistent_checked_connections
         "PORT": 5433,
         "CONN_MAX_AGE": 0,
         "CONN_HEALTH_CHECKS": True,
+        "DISABLE_SERVER_SIDE_CURSORS": False,
         "OPTIONS": {"server_side_binding": True, "prepare_threshold": 5},
     }
 
@@ -232,6 +233,16 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(read_settings, tmp_p
     )
 
     assert config.DATABASES["default"]["OPTIONS"]["prepare_threshold"] is None
+
+
+def test_a_transaction_pooler_turns_server_side_cursors_off(read_settings, tmp_path):
+    config = read_settings(
+        DATABASE_URL="postgres://quant@db.example/quantsite",
+        DATABASE_DISABLE_SERVER_SIDE_CURSORS="1",
+        QUANTSITE_VAR_DIR=str(tmp_path),
+    )
+
+    assert config.DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] is True
 
 
 def test_a_pool_size_switches_to_djangos_pool_without_persistent_connections(

@@ -13,7 +13,7 @@ from quantsite.accounts.models import User
 from quantsite.accounts.selectors import TOKEN_FIELDS, token_lookup
 from quantsite.db.rows import column_names, concrete_names, instance_from_row
 from research.exceptions import HubCredentialRejected, HubNotRecognized
-from research.models import Assignment, DiscoveryClock, Hub
+from research.models import Assignment, DiscoveryClock, Hub, Liveness
 
 # What the hub API reads of a hub (the rest of the row is loaded only if asked for).
 HUB_FIELDS = (
@@ -209,3 +209,36 @@ def _seconds(value: float) -> dt.timedelta:
 
 def _capacity_minus_headroom() -> F:
     return F("capacity") - settings.DISCOVERY_HEADROOM
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscoveryGauges:
+    """Discovery's state in numbers (``discovery_gauges``)."""
+
+    # (mode, liveness) -> hubs; every pair is present, 0 when no hub is in it.
+    hubs: dict[tuple[str, str], int]
+    # mode (active, draining) -> (seats, seats taken) of the live hubs in that mode.
+    seats: dict[str, tuple[int, int]]
+    assignments_open: int
+
+
+def discovery_gauges(*, now: dt.datetime) -> DiscoveryGauges:
+    """How many hubs are in each mode and liveness (``Hub.liveness`` at ``now``, with the
+    site's own listening time, as routing judges it), the seats and taken seats of the live
+    hubs that are not disabled, and the open assignments on every hub. Two queries, whatever
+    the number of hubs; for the metrics scrape (quantsite/metrics.py)."""
+    listening_since = discovery_listening_since(now=now)
+    hubs = {(mode, liveness): 0 for mode in Hub.Mode.values for liveness in Liveness.values}
+    seats = {Hub.Mode.ACTIVE.value: (0, 0), Hub.Mode.DRAINING.value: (0, 0)}
+    fields = ("mode", "capacity", "assigned_count", "last_heartbeat_at", "stopped_at")
+    for hub in Hub.objects.only(*fields).order_by():
+        liveness = hub.liveness(now, listening_since=listening_since)
+        hubs[(hub.mode, liveness.value)] += 1
+        if liveness == Liveness.LIVE and hub.mode in seats:
+            total, used = seats[hub.mode]
+            seats[hub.mode] = (total + hub.capacity, used + hub.assigned_count)
+    return DiscoveryGauges(
+        hubs=hubs,
+        seats=seats,
+        assignments_open=Assignment.objects.filter(ended_at__isnull=True).count(),
+    )

@@ -6,7 +6,8 @@ owns its transaction (on any error the store is as it was) and returns the entry
 the contents API presents it as a Jupyter model. Errors are the store's own
 (``research.exceptions``): ``InvalidPath``, ``InvalidModel``, ``BadNotebook``, ``NoSuchEntry``,
 ``EntryExists``, ``IsADirectory``, ``NotADirectory``, ``DirectoryNotEmpty``, ``TooLarge``,
-``CopyTooLarge``.
+``CopyTooLarge``, ``QuotaExceeded`` (a save, upload or copy that would take the user past
+``NOTEBOOK_USER_QUOTA_BYTES``: see ``research.services.quota``).
 """
 
 import datetime as dt
@@ -16,7 +17,7 @@ import re
 import nbformat
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Sum, Value
+from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
@@ -37,6 +38,7 @@ from research.models import ContentCheckpoint, ContentEntry, ContentUploadChunk
 from research.notebook_format import notebook_bytes, notebook_file_check
 from research.paths import path_join, path_normalize, path_split
 from research.selectors.notebooks import directory_exists, entry_get, name_increment
+from research.services.quota import quota_check, quota_lock, stored_sizes
 
 DIRECTORY, FILE = ContentEntry.Type.DIRECTORY, ContentEntry.Type.FILE
 UNTITLED = {"notebook": "Untitled", "file": "untitled", "directory": "Untitled Folder"}
@@ -70,8 +72,9 @@ def directory_create(*, user: User, path: str) -> tuple[ContentEntry, bool]:
 @transaction.atomic
 def file_save(*, user: User, path: str, data: bytes) -> tuple[ContentEntry, bool]:
     """Create or replace the file at ``path`` with ``data``: ``(entry, created)``.
-    ``TooLarge`` past ``NOTEBOOK_MAX_FILE_BYTES``; ``NoSuchEntry`` without a parent directory;
-    ``IsADirectory``; ``EntryExists`` when a concurrent save created it first."""
+    ``TooLarge`` past ``NOTEBOOK_MAX_FILE_BYTES``; ``QuotaExceeded`` past the user's quota
+    (by what the save adds: the new size less the old); ``NoSuchEntry`` without a parent
+    directory; ``IsADirectory``; ``EntryExists`` when a concurrent save created it first."""
     return _file_write(user, path, data, checkpoint=False)
 
 
@@ -107,20 +110,28 @@ def upload_chunk_save(
     Chunk 1 saves the file as ``file_save`` does (``notebook_save``'s checkpoint if
     ``notebook``); later chunks are staged (``ContentUploadChunk``), each sealed on its own, so
     no chunk reads or rewrites the ones before it; the last joins them into the file in one
-    write. The size limit is checked on every chunk, by the sizes already stored, before any
-    bytes are read. ``InvalidModel`` for chunk 0 or a chunk without a first one.
+    write. The size limit and the user's quota are checked on every chunk, by the sizes
+    already stored (one query), before any bytes are read: the chunk that would cross either
+    is refused, and the chunks before it stay staged. ``InvalidModel`` for chunk 0 or a chunk
+    without a first one.
     """
     if not isinstance(chunk, int) or chunk == 0:
         raise InvalidModel("chunk must be 1, 2, ... or -1 for the last.")
     if chunk == 1:
         return _file_write(user, path, data, checkpoint=notebook)
+    quota = quota_lock(user=user)
     path, _, entry = _save_target(user, path)
     if entry is not None and entry.type == DIRECTORY:
         raise IsADirectory(f"{path} is a directory")
     if entry is None:
         raise InvalidModel(f"No first chunk for {path}")
-    staged = entry.upload_chunks.aggregate(size=Sum("size"))["size"] or 0
-    _size_check(entry.size + staged + len(data))
+    sizes = stored_sizes(user=user, used=quota, staged=entry.upload_chunks.all())
+    size = entry.size + sizes["staged"] + len(data)
+    _size_check(size)
+    if quota:
+        # The last chunk of a notebook without a checkpoint also makes its first one.
+        first = chunk == -1 and notebook and not entry.has_checkpoint
+        quota_check(used=sizes["used"], needed=len(data) + (size if first else 0))
     if chunk != -1:
         stored, key = crypto.seal(user.pk, data)
         ContentUploadChunk.objects.create(
@@ -177,10 +188,13 @@ def _size_check(size: int) -> None:
 def _file_write(
     user: User, path: str, data: bytes, *, checkpoint: bool
 ) -> tuple[ContentEntry, bool]:
+    quota = quota_lock(user=user)
     path, parent, entry = _save_target(user, path)
     if entry is not None and entry.type == DIRECTORY:
         raise IsADirectory(f"{path} is a directory")
     _size_check(len(data))
+    if quota:
+        _quota_check_write(user, entry, len(data), checkpoint=checkpoint)
     if entry is None:
         entry = _file_create(user, path, parent, data)
         created = True
@@ -193,6 +207,23 @@ def _file_write(
     if checkpoint:
         _first_checkpoint(entry, created=created)
     return entry, created
+
+
+def _quota_check_write(
+    user: User, entry: ContentEntry | None, size: int, *, checkpoint: bool
+) -> None:
+    """``QuotaExceeded`` unless the user's quota has room for what this write adds: the new
+    bytes less the file's old ones and any abandoned upload chunks it drops, plus the first
+    checkpoint a notebook without one gets."""
+    parts = {}
+    if entry is not None and entry.has_upload_chunks:
+        parts["staged"] = entry.upload_chunks.all()
+    sizes = stored_sizes(user=user, used=True, **parts)
+    old = (entry.size or 0) if entry is not None else 0
+    needed = size - old - sizes.get("staged", 0)
+    if checkpoint and (entry is None or not entry.has_checkpoint):
+        needed += size
+    quota_check(used=sizes["used"], needed=needed)
 
 
 def _file_create(user: User, path: str, parent: str, data: bytes) -> ContentEntry:
@@ -299,9 +330,11 @@ def entry_copy(*, user: User, from_path: str, to_path: str | None) -> ContentEnt
     "name-Copy1.ext" if the name is taken; for a file, any other ``to_path`` is the new
     file's path (its parent must exist); for a directory, it is created. The stored bytes are
     copied as they are (same user, same key), never decoded and encoded again, and only once
-    the sizes, summed in the database, are known to be within ``NOTEBOOK_MAX_COPY_BYTES``.
-    ``NoSuchEntry``, ``EntryExists``, ``CopyTooLarge``.
+    the sizes, summed in the database, are known to be within ``NOTEBOOK_MAX_COPY_BYTES`` and
+    the user's quota (checkpoints are not copied: the copy adds its files' sizes).
+    ``NoSuchEntry``, ``EntryExists``, ``CopyTooLarge``, ``QuotaExceeded``.
     """
+    quota = quota_lock(user=user)
     source_path = path_normalize(from_path)
     source = entry_get(user=user, path=source_path)
     target = _copy_target(user, source, to_path)
@@ -310,9 +343,12 @@ def entry_copy(*, user: User, from_path: str, to_path: str | None) -> ContentEnt
     tree = ContentEntry.objects.filter(
         Q(pk=source.pk) | Q(user=user, path__startswith=source_path + "/")
     )
-    total = tree.aggregate(total=Sum("size"))["total"] or 0
+    sizes = stored_sizes(user=user, used=quota, tree=tree)  # one query for both limits
+    total = sizes["tree"]
     if total > settings.NOTEBOOK_MAX_COPY_BYTES:
         raise CopyTooLarge(source_path, total)
+    if quota:
+        quota_check(used=sizes["used"], needed=total)
     return _tree_copy(source, tree, target)
 
 
