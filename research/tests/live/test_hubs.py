@@ -132,7 +132,7 @@ def test_a_users_server_stores_notebooks_on_the_site(start_hub, person, make_use
 
     assert listing.status_code == 200
     assert [item["name"] for item in listing.json()["content"]] == ["alpha.ipynb"]
-    assert share_route.status_code == 405  # the share extension is loaded (it takes POST)
+    assert share_route.status_code == 400  # the share extension is loaded (GET needs ?path=)
     assert notebook.json()["content"]["metadata"]["origin"] == "the site"
     # The server's credential reaches ada's files only, and dies with her assignment.
     token = Assignment.objects.get(user__username="ada").user.oauth2_provider_accesstoken.get(
