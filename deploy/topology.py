@@ -179,6 +179,12 @@ class Topology:
         )
         return "\n".join(lines) + "\n"
 
+    def procfile_entries(self) -> dict[str, str]:
+        """The Procfile's processes, name → shell command, in its order (for a supervisor of
+        one's own, such as bench/topology_drill.py, which kills and restarts them one by one)."""
+        entries = (line.split(":", 1) for line in self.procfile_text().splitlines() if line)
+        return {name: command.strip() for name, command in entries}
+
     def write(self) -> None:
         """Every file the topology reads, written afresh (secrets and the CA are kept)."""
         for name in ("haproxy", "pgbouncer", "site", "mail", "secrets", "tls", "logs"):
