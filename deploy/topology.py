@@ -357,7 +357,11 @@ def wait_for_port(port: int, what: str, timeout: float = 30) -> None:
 
 
 def postgres_start(topology: Topology) -> None:
-    """The topology's own cluster: made on first use, started, its database there."""
+    """The topology's own cluster: made on first use, started with its WAL streamed
+    synchronously into the backup archive (``deploy/backup.py``: a commit is acknowledged only
+    once its WAL is archived), its database there, and a first base backup if none exists."""
+    from deploy import backup
+
     data = topology.pg_data
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
@@ -383,6 +387,7 @@ def postgres_start(topology: Topology) -> None:
     _chown_to_db_user(log)
     options = (
         f"-c listen_addresses=127.0.0.1 -c port={topology.pg_port} -c unix_socket_directories=''"
+        f" {backup.synchronous_options()}"
     )
     subprocess.run(
         [
@@ -399,6 +404,8 @@ def postgres_start(topology: Topology) -> None:
         ],
         check=True,
     )
+    # Before anything commits: from here every commit waits for the receiver's fsync.
+    backup.topology_receiver_start(topology)
     created = subprocess.run(
         ["createdb", "-h", "127.0.0.1", "-p", str(topology.pg_port), "-U", "postgres", DB_NAME],
         capture_output=True,
@@ -406,6 +413,7 @@ def postgres_start(topology: Topology) -> None:
     )
     if created.returncode != 0 and "already exists" not in created.stderr:
         raise SystemExit(f"createdb failed: {created.stderr.strip()}")
+    backup.topology_base_backup_ensure(topology)
 
 
 def postgres_stop(topology: Topology) -> None:
@@ -422,6 +430,9 @@ def postgres_stop(topology: Topology) -> None:
         ],
         check=False,
     )
+    from deploy import backup
+
+    backup.topology_receiver_stop(topology)
 
 
 def release(topology: Topology) -> None:

@@ -139,3 +139,49 @@ def test_the_local_ca_signs_a_certificate_for_loopback(topology):
     assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
     assert names.get_values_for_type(x509.DNSName) == ["localhost"]
     assert (topology.tls / "haproxy.pem").stat().st_mode & 0o077 == 0  # its key: owner only
+
+
+def test_the_procfile_entries_are_its_lines_by_name(topology):
+    entries = topology.procfile_entries()
+    lines = topology.procfile_text().splitlines()
+
+    assert [f"{name}: {command}" for name, command in entries.items()] == lines
+    assert entries["site2"].endswith(f"--control-socket {topology.root}/site/site2.ctl")
+    assert f"--bind 127.0.0.1:{topology.site_port(2)} " in entries["site2"]
+
+
+def test_the_cluster_acknowledges_commits_only_once_the_backup_receiver_has_them(topology):
+    from deploy.backup import RECEIVER_NAME, receiver_command, synchronous_options, wal_archive
+
+    command = receiver_command(port=topology.pg_port, archive=wal_archive(topology))
+    connection = command[command.index("-d") + 1]
+
+    assert f"-c synchronous_standby_names={RECEIVER_NAME} " in synchronous_options()
+    assert f"application_name={RECEIVER_NAME}" in connection.split()
+    assert f"port={topology.pg_port}" in connection.split()
+    assert "--synchronous" in command  # it reports each flush at once, as a standby must
+    assert command[command.index("--slot") + 1] == RECEIVER_NAME
+    assert wal_archive(topology) == topology.root / "backup" / "wal"
+
+
+def test_the_restore_command_serves_the_receivers_partial_segment_last(tmp_path):
+    from deploy.backup import restore_command
+
+    archive = tmp_path / "wal with space"
+    archive.mkdir()
+    (archive / "000000010000000000000002").write_text("complete")
+    (archive / "000000010000000000000003.partial").write_text("partial")
+    (archive / "000000010000000000000002.partial").write_text("stale partial")
+
+    def fetch(name: str) -> tuple[int, str | None]:
+        target = tmp_path / "pg_wal" / "RECOVERYXLOG"
+        target.parent.mkdir(exist_ok=True)
+        target.unlink(missing_ok=True)
+        command = restore_command(archive).replace("%f", name).replace("%p", str(target))
+        ran = subprocess.run(["sh", "-c", command], capture_output=True, check=False)
+        return ran.returncode, target.read_text() if target.exists() else None
+
+    assert fetch("000000010000000000000002") == (0, "complete")
+    assert fetch("000000010000000000000003") == (0, "partial")
+    status, content = fetch("00000002.history")
+    assert status != 0 and content is None  # which ends recovery at the end of the archive
