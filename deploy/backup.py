@@ -299,7 +299,8 @@ def restore(*, base: Path, archive: Path, data: Path, port: int, log: Path) -> f
 
 
 def cluster_init(data: Path) -> None:
-    data.mkdir(parents=True)
+    """A new cluster in ``data`` (made if absent), owned by the database's OS user."""
+    data.mkdir(parents=True, exist_ok=True)
     _chown_to_db_user(data)
     data.chmod(0o700)
     subprocess.run(

@@ -364,45 +364,12 @@ def postgres_start(topology: Topology) -> None:
 
     data = topology.pg_data
     if not (data / "PG_VERSION").exists():
-        data.mkdir(parents=True, exist_ok=True)
-        _chown_to_db_user(data)
-        data.chmod(0o700)
-        subprocess.run(
-            [
-                *_as_db_user(),
-                _pg_bin("initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    log = topology.root / "logs" / "postgres.log"
-    log.touch()
-    _chown_to_db_user(log)
-    options = (
-        f"-c listen_addresses=127.0.0.1 -c port={topology.pg_port} -c unix_socket_directories=''"
-        f" {backup.synchronous_options()}"
-    )
-    subprocess.run(
-        [
-            *_as_db_user(),
-            _pg_bin("pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(log),
-            "-w",
-            "-o",
-            options,
-            "start",
-        ],
-        check=True,
+        backup.cluster_init(data)
+    backup.cluster_start(
+        data=data,
+        port=topology.pg_port,
+        log=topology.root / "logs" / "postgres.log",
+        options=backup.synchronous_options(),
     )
     # Before anything commits: from here every commit waits for the receiver's fsync.
     backup.topology_receiver_start(topology)

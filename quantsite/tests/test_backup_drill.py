@@ -2,11 +2,10 @@
 its WAL streamed synchronously into an archive, the primary SIGKILLed while writers commit,
 a restore into a fresh cluster. ``bench/backup_drill.py`` is the longer run."""
 
-from pathlib import Path
-
 import pytest
 
 from deploy.backup import DRILL_PARENT, DRILL_PREFIX, drill
+from quantsite.tests.processes import processes_mentioning
 
 
 @pytest.mark.live
@@ -21,16 +20,4 @@ def test_every_acknowledged_commit_survives_the_loss_of_the_primary():
     assert result.failed_after_loss > 0  # they kept writing to a primary that was gone
     assert result.wal_bytes > 0
     assert set(DRILL_PARENT.glob(f"{DRILL_PREFIX}*")) == before  # its directory is gone
-    assert _processes_mentioning(DRILL_PREFIX) == []  # and its processes
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # gone meanwhile
-        if text in command:
-            found.append(command)
-    return found
+    assert processes_mentioning(DRILL_PREFIX) == []  # and its processes

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from quantsite.tests.processes import processes_mentioning
+
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(tempfile.gettempdir()) / "qs-topology-drill-test"
 
@@ -57,16 +59,4 @@ def test_a_killed_site_copy_fails_no_get_and_comes_back_in_service(tmp_path):
         "hubs over capacity": 0,
     }
     assert not STATE.exists()  # its state directory is gone
-    assert _processes_mentioning(str(STATE)) == []  # and every process it started
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # gone meanwhile
-        if text in command:
-            found.append(command)
-    return found
+    assert processes_mentioning(str(STATE)) == []  # and every process it started

@@ -5,13 +5,10 @@ S3-compatible server (moto's server mode) on loopback."""
 import datetime as dt
 import io
 import os
-import socket
 import time
 
-import boto3
 import pytest
 from django.core.management import call_command
-from moto.server import ThreadedMotoServer
 
 from community.models import SharedNotebook, SharedNotebookVersion
 from community.services.storage_sweep import stored_objects_sweep
@@ -133,44 +130,6 @@ def test_the_task_sweeps_and_beat_runs_it_daily(stored, settings):
 
 
 # -- S3 ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(settings, s3_endpoint, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    bucket = "quantsite-sweep-test"
-    client.create_bucket(Bucket=bucket)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": bucket,
-                "endpoint_url": s3_endpoint,
-                "region_name": "us-east-1",
-                "addressing_style": "path",
-                "default_acl": None,
-                "file_overwrite": False,
-            },
-        },
-    }
-    yield client, bucket
-    for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
-        client.delete_object(Bucket=bucket, Key=item["Key"])
-    client.delete_bucket(Bucket=bucket)
 
 
 def test_on_s3_only_old_unreferenced_objects_are_deleted(s3, make_user):
