@@ -3,10 +3,7 @@ the runs beats send, one per 0.9 of the task's period does the work, judged in r
 The side effect counted is the task's own: expired OAuth tokens deleted."""
 
 import datetime as dt
-import os
 import re
-import subprocess
-import sys
 import time
 import uuid
 
@@ -22,7 +19,7 @@ from quantsite.accounts.tasks import oauth_tokens_clear
 from quantsite.accounts.tests.factories import ApplicationFactory, UserFactory
 from quantsite.celery import app
 from quantsite.tasks import BeatTask, beat_period, task_named
-from quantsite.tests.test_celery_worker import database_url
+from quantsite.tests.workers import celery_worker
 
 TASK = "quantsite.accounts.tasks.oauth_tokens_clear"
 KEY = f"quantsite:beat:{TASK}"
@@ -133,36 +130,17 @@ def worker(tmp_path):
     """A real worker on a queue of its own (its schedule: the settings', hourly pruning);
     yields its queue and a function that waits until it has finished ``n`` tasks."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": database_url(), "QUANTSITE_VAR_DIR": str(tmp_path)}
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "quantsite", "worker", "--pool=solo"),
-                *("-Q", queue, "--loglevel=INFO"),
-                *("--without-heartbeat", "--without-gossip", "--without-mingle"),
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    with celery_worker(tmp_path, queue) as (process, log):
 
-    def finished(n: int) -> None:
-        deadline = time.monotonic() + 60
-        while len(re.findall(rf"Task {re.escape(TASK)}\[[^]]+\] succeeded", log.read_text())) < n:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        def finished(n: int) -> None:
+            deadline = time.monotonic() + 60
+            pattern = rf"Task {re.escape(TASK)}\[[^]]+\] succeeded"
+            while len(re.findall(pattern, log.read_text())) < n:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
 
-    try:
         yield queue, finished
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.mark.redis

@@ -2,10 +2,7 @@
 real worker on the default queue serves through the real Redis broker."""
 
 import datetime as dt
-import os
 import shlex
-import subprocess
-import sys
 import time
 
 import pytest
@@ -18,7 +15,7 @@ from quantsite.accounts.tasks import oauth_tokens_clear
 from quantsite.accounts.tests.factories import ApplicationFactory, UserFactory
 from quantsite.celery import app
 from quantsite.tasks import task_named
-from quantsite.tests.test_celery_worker import database_url
+from quantsite.tests.workers import celery_worker, worker_ready
 
 RENDER_TASK = "community.tasks.shared_notebook_render"
 
@@ -59,33 +56,11 @@ def bookkeeping_worker(tmp_path):
     worker does, against the test database; yields once it is ready; stopped after. The two
     queues are emptied before and after (nothing else in the suite uses them on Redis)."""
     queues_purge("celery", "render")
-    log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": database_url(), "QUANTSITE_VAR_DIR": str(tmp_path)}
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "quantsite", "worker", "--pool=solo"),
-                *("-Q", "celery", "--loglevel=INFO"),
-                *("--without-heartbeat", "--without-gossip", "--without-mingle"),
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + 60
-        while b" ready." not in log.read_bytes():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        yield
+        with celery_worker(tmp_path, "celery") as (process, log):
+            worker_ready(process, log)
+            yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
         queues_purge("celery", "render")
 
 

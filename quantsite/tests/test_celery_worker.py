@@ -1,67 +1,26 @@
 """A task travels through the real Redis broker to a real Celery worker process."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
 from quantsite.accounts.tasks import oauth_tokens_clear
 from quantsite.accounts.tests.factories import ApplicationFactory, UserFactory
+from quantsite.tests.workers import celery_worker
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    db = settings.DATABASES["default"]
-    if connection.vendor != "postgresql":
-        pytest.skip("the worker shares the test database over PostgreSQL")
-    user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{user}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.fixture
 def worker(tmp_path):
     """A Celery worker on a queue of its own, against the test database; stopped after."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": database_url(), "QUANTSITE_VAR_DIR": str(tmp_path)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "quantsite",
-            "worker",
-            "--pool=solo",
-            "--queues",
-            queue,
-            "--loglevel=INFO",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with celery_worker(tmp_path, queue):
         yield queue
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_expired_tokens_are_cleared_by_a_real_worker(worker):

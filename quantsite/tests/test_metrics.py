@@ -2,20 +2,18 @@
 Celery task counters it shows, in one process and across processes (multiprocess mode)."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
 import uuid
 
 import pytest
-from django.conf import settings
 from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from quantsite.accounts.tasks import oauth_tokens_clear
 from quantsite.celery import app
-from quantsite.tests.test_celery_worker import database_url
+from quantsite.tests.workers import celery_worker, database_url
 
 TOKEN = "metrics-token-for-tests"
 
@@ -187,42 +185,20 @@ def test_a_worker_sharing_the_directory_counts_its_tasks_there(tmp_path):
     shared = tmp_path / "prometheus"
     shared.mkdir()
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "QUANTSITE_VAR_DIR": str(tmp_path),
-        "PROMETHEUS_MULTIPROC_DIR": str(shared),
-    }
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "celery", "-A", "quantsite", "worker"),
-            *("--pool=prefork", "--concurrency=1", "-Q", queue, "--loglevel=WARNING"),
-            *("--without-heartbeat", "--without-gossip", "--without-mingle"),
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its pool's child is stopped with it
-    )
     key = (
         "quantsite_celery_tasks_total",
         (("outcome", "success"), ("task", "quantsite.accounts.tasks.oauth_tokens_clear")),
     )
-    try:
+    counted = 0.0
+    with celery_worker(
+        tmp_path, queue, prefork=True, env={"PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    ):
         oauth_tokens_clear.apply_async(queue=queue)
         deadline = time.monotonic() + 60
-        counted = 0.0
         while counted < 1 and time.monotonic() < deadline:
             time.sleep(0.2)
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=str(shared))
             counted = samples(generate_latest(registry).decode()).get(key, 0.0)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
     assert counted == 1
