@@ -183,6 +183,22 @@ def _shorten(text: str, limit: int) -> str:
     return format_html('<span title="{}">{}…</span>', text, text[: limit - 1])
 
 
+# The hub's page: what it is and what discovery knows of it.
+HUB_FIELDS = (
+    "name",
+    "url",
+    "capacity",
+    "mode",
+    "state",
+    "users",
+    "heartbeat_age",
+    "version",
+    "started_at",
+    "stopped_at",
+    "application",
+)
+
+
 @admin.register(Hub)
 class HubAdmin(admin.ModelAdmin):
     # What an operator scans, narrow enough for a 1366 px screen with the filter beside it;
@@ -191,40 +207,12 @@ class HubAdmin(admin.ModelAdmin):
     list_display_links = ("short_name",)
     list_filter = ("mode",)
     search_fields = ("name", "url")
+    # Everything on the hub's page is shown as it is, but its capacity (staff change that).
     fieldsets = [
-        (
-            None,
-            {
-                "fields": (
-                    "name",
-                    "url",
-                    "capacity",
-                    "mode",
-                    "state",
-                    "users",
-                    "heartbeat_age",
-                    "version",
-                    "started_at",
-                    "stopped_at",
-                    "application",
-                )
-            },
-        ),
+        (None, {"fields": HUB_FIELDS}),
         ("Recent events", {"fields": ("recent_events",)}),
     ]
-    readonly_fields = (
-        "name",
-        "url",
-        "mode",
-        "state",
-        "users",
-        "heartbeat_age",
-        "version",
-        "started_at",
-        "stopped_at",
-        "application",
-        "recent_events",
-    )
+    readonly_fields = (*(f for f in HUB_FIELDS if f != "capacity"), "recent_events")
     actions = list(MODE_CHANGES)
     change_form_template = "admin/research/hub/change_form.html"
 
